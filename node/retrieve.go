@@ -1,0 +1,357 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/chunker"
+	"github.com/dsn-project/dsn/erasure"
+	"github.com/dsn-project/dsn/manifest"
+	"github.com/dsn-project/dsn/market"
+	"github.com/dsn-project/dsn/node/shardproto"
+	"github.com/dsn-project/dsn/seal"
+)
+
+// Retrieval errors.
+var (
+	// ErrNotEnoughShards is returned when fewer than k shards of a segment
+	// could be fetched and verified.
+	ErrNotEnoughShards = errors.New("not enough shards")
+	// ErrRootMismatch is returned when the retrieved bytes do not hash to
+	// the root CID recorded in the manifest.
+	ErrRootMismatch = errors.New("retrieved data does not match the file's root CID")
+	// ErrManifestNotFound is returned when no reachable peer has the
+	// manifest a reference names.
+	ErrManifestNotFound = errors.New("manifest not found")
+	// ErrExists is returned by RetrieveFile when the output exists and
+	// overwriting was not asked for.
+	ErrExists = errors.New("output file exists")
+)
+
+// segmentsAhead is how many segments a retrieval fetches ahead of the one
+// being decrypted and written; with the one being written it bounds
+// retrieval memory, whatever the file size.
+const segmentsAhead = 2
+
+// FetchManifest finds and opens the manifest ref names.
+func (c *Client) FetchManifest(ctx context.Context, ref manifest.Reference) (*manifest.Manifest, error) {
+	id, err := manifest.BlobID(ref.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
+	}
+	var errs []error
+	for _, p := range market.Rank(id[:], c.t.Peers()) {
+		blob, err := c.getWhole(ctx, p, id, manifest.MaxSize, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			continue
+		}
+		m, err := manifest.Open(blob, ref.Key)
+		if err != nil {
+			// The blob hashed to the reference's CID, so it is the right
+			// manifest: a failure here is the reference's (wrong key), not
+			// the provider's, and asking another peer would not help.
+			return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
+		}
+		return m, nil
+	}
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("manifest %s: %w: no peers reachable", ref.Manifest, ErrManifestNotFound)
+	}
+	return nil, fmt.Errorf("manifest %s: %w on %d peers (%w)", ref.Manifest, ErrManifestNotFound, len(errs), errors.Join(errs...))
+}
+
+// getWhole fetches a whole shard or blob from p into buf (grown as needed)
+// and verifies it. It refuses sizes above max before reading any byte.
+func (c *Client) getWhole(ctx context.Context, p dsn.PeerID, id dsn.ShardID, max int64, buf []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ShardTimeout)
+	defer cancel()
+	rc, size, err := shardproto.Get(ctx, c.t, p, id, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	if size < 0 || size > max {
+		return nil, fmt.Errorf("shard %s: provider says %d bytes, more than the %d expected: %w", id.Short(), size, max, dsn.ErrShardSize)
+	}
+	if int64(cap(buf)) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	vr := dsn.VerifyReader(id, size, rc)
+	if _, err := io.ReadFull(vr, buf); err != nil {
+		return nil, err
+	}
+	// The verifying reader checks the hash when asked past the last byte.
+	if _, err := vr.Read(nil); err != io.EOF {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// segBufs are the buffers one segment of a retrieval uses: one slot per
+// shard, and the decoded segment.
+type segBufs struct{ shards, data []byte }
+
+// fetchedSegment is a decoded, still sealed, segment.
+type fetchedSegment struct {
+	index int
+	bufs  segBufs
+	err   error
+}
+
+// fetchSegment fetches shards of segment i from all their holders at once,
+// keeps the first k that verify, cancels the rest and decodes.
+func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code *erasure.Code, i int, shardBuf, dst []byte) ([]byte, error) {
+	segLen, shardSize := m.SegmentLen(i), m.ShardSize(i)
+	seg := m.Segments[i]
+	n := len(seg.Shards)
+	shards := make([][]byte, n)
+
+	ctx, cancel := context.WithCancel(parent)
+	type result struct {
+		j   int
+		err error
+	}
+	results := make(chan result, n)
+	var wg sync.WaitGroup
+	for j, sh := range seg.Shards {
+		wg.Go(func() {
+			slot := shardBuf[int64(j)*shardSize : int64(j+1)*shardSize]
+			b, err := c.getWhole(ctx, sh.Provider, sh.ID, shardSize, slot)
+			if err == nil && int64(len(b)) != shardSize {
+				err = fmt.Errorf("shard %s: %d bytes, want %d: %w", sh.ID.Short(), len(b), shardSize, dsn.ErrShardSize)
+			}
+			results <- result{j, err}
+		})
+	}
+	var errs []error
+	got := 0
+	for range n {
+		r := <-results
+		if r.err != nil {
+			if ctx.Err() == nil {
+				errs = append(errs, fmt.Errorf("shard %d on %s: %w", r.j, seg.Shards[r.j].Provider, r.err))
+				c.log.Debug("shard fetch failed", "segment", i, "shard", r.j, "err", r.err)
+			}
+			continue
+		}
+		if got < m.K {
+			shards[r.j] = shardBuf[int64(r.j)*shardSize : int64(r.j+1)*shardSize]
+			got++
+		}
+		if got == m.K {
+			cancel() // the long tail is not needed
+		}
+	}
+	cancel()
+	// Every fetch has finished writing into shardBuf before it is reused.
+	wg.Wait()
+	if got < m.K {
+		if parent.Err() != nil {
+			return nil, context.Cause(parent)
+		}
+		return nil, fmt.Errorf("segment %d: %w: %d of %d verified, need %d: %w", i, ErrNotEnoughShards, got, n, m.K, errors.Join(errs...))
+	}
+	out, err := code.Decode(shards, segLen, dst)
+	if err != nil {
+		return nil, fmt.Errorf("segment %d: %w", i, err)
+	}
+	return out, nil
+}
+
+// Retrieve fetches the file ref names and writes its plaintext to w. The
+// bytes written are checked chunk by chunk (sealed files) and the root CID
+// is checked at the end: an error means w may hold a prefix of the file or
+// bytes that failed verification, so callers writing to a file should use
+// RetrieveFile, which only exposes verified output.
+func (c *Client) Retrieve(ctx context.Context, ref manifest.Reference, w io.Writer, progress func(done, total int64)) (*manifest.Manifest, error) {
+	m, err := c.FetchManifest(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("retrieve: %w", err)
+	}
+	if err := c.retrieve(ctx, ref, m, w, progress); err != nil {
+		return m, fmt.Errorf("retrieve %s: %w", ref.Manifest, err)
+	}
+	return m, nil
+}
+
+func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manifest.Manifest, w io.Writer, progress func(done, total int64)) error {
+	code, err := erasure.New(m.K, m.M)
+	if err != nil {
+		return err
+	}
+	var cc *seal.ChunkCipher
+	overhead := int64(0)
+	if m.Cipher != seal.None {
+		cc, err = seal.NewChunkCipher(*ref.Key, m.FileID, m.Cipher)
+		if err != nil {
+			return err
+		}
+		overhead = seal.Overhead
+	}
+	stride := m.ChunkSize + overhead
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// The root CID is recomputed on another goroutine from the plaintext
+	// as it is written, so hashing overlaps decryption.
+	pr, pw := io.Pipe()
+	type rootResult struct {
+		err  error
+		root string
+	}
+	rootc := make(chan rootResult, 1)
+	go func() {
+		root, err := chunker.RootCID(pr, m.Chunker)
+		pr.CloseWithError(err)
+		rootc <- rootResult{err, root.String()}
+	}()
+	out := io.MultiWriter(w, pw)
+
+	// Fetch ahead; buffers cycle through a fixed pool.
+	pool := make(chan segBufs, segmentsAhead+1)
+	for range segmentsAhead + 1 {
+		pool <- segBufs{}
+	}
+	fetched := make(chan fetchedSegment, segmentsAhead)
+	go func() {
+		defer close(fetched)
+		for i := range m.Segments {
+			var b segBufs
+			select {
+			case b = <-pool:
+			case <-ctx.Done():
+				return
+			}
+			need := int64(len(m.Segments[i].Shards)) * m.ShardSize(i)
+			if int64(cap(b.shards)) < need {
+				b.shards = make([]byte, need)
+			}
+			data, err := c.fetchSegment(ctx, m, code, i, b.shards, b.data)
+			b.data = data
+			select {
+			case fetched <- fetchedSegment{index: i, bufs: b, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	var done, chunk int64
+	writeErr := func() error {
+		for f := range fetched {
+			if f.err != nil {
+				return f.err
+			}
+			data := f.bufs.data
+			for off := int64(0); off < int64(len(data)); off += stride {
+				sealed := data[off:min(off+stride, int64(len(data)))]
+				plain := sealed
+				if cc != nil {
+					plain, err = cc.Open(sealed[:0], sealed, uint64(chunk))
+					if err != nil {
+						return fmt.Errorf("segment %d: %w", f.index, err)
+					}
+				}
+				chunk++
+				if _, err := out.Write(plain); err != nil {
+					return err
+				}
+				done += int64(len(plain))
+			}
+			if progress != nil {
+				progress(done, m.Size)
+			}
+			pool <- f.bufs
+		}
+		return nil
+	}()
+	if writeErr != nil {
+		cancel()
+		pw.CloseWithError(writeErr)
+		<-rootc
+		for range fetched {
+		}
+		return writeErr
+	}
+	pw.Close()
+	rr := <-rootc
+	if rr.err != nil {
+		return fmt.Errorf("root CID: %w", rr.err)
+	}
+	if done != m.Size {
+		return fmt.Errorf("%w: got %d bytes, manifest says %d", ErrRootMismatch, done, m.Size)
+	}
+	if rr.root != m.Root.String() {
+		return fmt.Errorf("%w: got %s, manifest says %s", ErrRootMismatch, rr.root, m.Root)
+	}
+	return nil
+}
+
+// RetrieveFile retrieves ref into the file at path. The bytes go to a
+// temporary file beside it, which is renamed to path only after the whole
+// file has been verified; on any error path is left untouched. An existing
+// path is replaced only when force is set.
+func (c *Client) RetrieveFile(ctx context.Context, ref manifest.Reference, path string, force bool, progress func(done, total int64)) (*manifest.Manifest, error) {
+	if !force {
+		if _, err := os.Lstat(path); err == nil {
+			return nil, fmt.Errorf("retrieve: %s: %w (use --force to overwrite)", path, ErrExists)
+		}
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+strings.TrimPrefix(base, ".")+".dsn-*")
+	if err != nil {
+		return nil, fmt.Errorf("retrieve: %w", err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	m, err := c.Retrieve(ctx, ref, bw, progress)
+	if err != nil {
+		return m, err
+	}
+	if err := bw.Flush(); err != nil {
+		return m, fmt.Errorf("retrieve: write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return m, fmt.Errorf("retrieve: sync %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return m, fmt.Errorf("retrieve: close %s: %w", path, err)
+	}
+	if !force {
+		// Checked again: the file may have appeared during the retrieval.
+		if _, err := os.Lstat(path); err == nil {
+			return m, fmt.Errorf("retrieve: %s: %w (use --force to overwrite)", path, ErrExists)
+		}
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return m, fmt.Errorf("retrieve: %w", err)
+	}
+	keep = true
+	return m, nil
+}

@@ -1,0 +1,438 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/chunker"
+	"github.com/dsn-project/dsn/erasure"
+	"github.com/dsn-project/dsn/manifest"
+	"github.com/dsn-project/dsn/market"
+	"github.com/dsn-project/dsn/node/shardproto"
+	"github.com/dsn-project/dsn/seal"
+)
+
+// Defaults for StoreOptions.
+const (
+	DefaultK = 4
+	DefaultM = 2
+	// segmentBuffers is how many segment buffers a store keeps in flight:
+	// one being filled, one being sealed and coded, one being uploaded. It
+	// bounds a store's memory at about segmentBuffers × (k+m)/k × segment
+	// size, whatever the file size.
+	segmentBuffers = 3
+	// manifestReplicas is how many providers keep a copy of the manifest.
+	manifestReplicas = 6
+)
+
+// ErrNotEnoughProviders is returned when the network has fewer providers
+// than a segment needs shards placed on distinct peers.
+var ErrNotEnoughProviders = errors.New("not enough providers")
+
+// ClientOptions configures a Client.
+type ClientOptions struct {
+	// ShardTimeout bounds one shard transfer; 0 means a default that allows
+	// for a slow home uplink.
+	ShardTimeout time.Duration
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+	// Rand is the source of keys and file identities; nil means crypto/rand.
+	Rand io.Reader
+}
+
+// Client stores and retrieves files over a Transport.
+type Client struct {
+	t    dsn.Transport
+	opts ClientOptions
+	log  *slog.Logger
+}
+
+// NewClient returns a Client that reaches providers through t.
+func NewClient(t dsn.Transport, opts ClientOptions) *Client {
+	if opts.ShardTimeout <= 0 {
+		opts.ShardTimeout = 5 * time.Minute
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Client{t: t, opts: opts, log: log}
+}
+
+// StoreOptions says how to store one file.
+type StoreOptions struct {
+	K, M int
+	// Public stores the file unencrypted; its reference carries no key.
+	Public bool
+	// Chunker is the chunker spec for the plaintext root CID ("" = default).
+	Chunker string
+	// SegmentChunks is the number of chunks per segment (0 = default).
+	SegmentChunks int
+	// Progress, if set, is called with the number of plaintext bytes read
+	// so far and the number of shard bytes acknowledged by providers.
+	Progress func(read, stored int64)
+}
+
+// StoreResult is what a store produced.
+type StoreResult struct {
+	Reference manifest.Reference
+	Manifest  *manifest.Manifest
+	// Stored is the number of shard bytes acknowledged by providers.
+	Stored int64
+}
+
+// checkKM reports whether k and m are usable, with a message that says why
+// not.
+func checkKM(k, m int) error {
+	if k < 1 || m < 0 || k+m > 256 {
+		return fmt.Errorf("k=%d m=%d: need k >= 1, m >= 0 and k+m <= 256", k, m)
+	}
+	return nil
+}
+
+// segment is one segment moving through the store pipeline. Chunk i of the
+// segment sits at i × (ChunkSize + overhead) in buf, so sealing in place
+// leaves the sealed stream contiguous.
+type segment struct {
+	index  int
+	buf    []byte
+	plain  int64 // plaintext bytes in the segment
+	chunks int   // chunks in the segment, the last possibly short
+	first  int64 // global index of the segment's first chunk
+	fill   int64 // plaintext bytes in the chunk being filled
+	shards [][]byte
+	ids    []dsn.ShardID
+}
+
+// sealedLen is the length of the segment in the stored stream.
+func (s *segment) sealedLen(overhead int64) int64 { return s.plain + int64(s.chunks)*overhead }
+
+// Store reads r to the end and stores it on the network. The returned
+// reference is all that is needed to retrieve it.
+func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*StoreResult, error) {
+	if opts.K == 0 && opts.M == 0 {
+		opts.K, opts.M = DefaultK, DefaultM
+	}
+	if err := checkKM(opts.K, opts.M); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	spec, err := chunker.ParseSpec(opts.Chunker)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if opts.SegmentChunks == 0 {
+		opts.SegmentChunks = erasure.DefaultSegmentChunks
+	}
+	if opts.SegmentChunks < 1 || opts.SegmentChunks > 1024 {
+		return nil, fmt.Errorf("store: %d chunks per segment is out of range [1, 1024]", opts.SegmentChunks)
+	}
+	code, err := erasure.New(opts.K, opts.M)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if n := len(c.t.Peers()); n < opts.K+opts.M {
+		return nil, fmt.Errorf("store: %w: %d reachable, k+m=%d needed (one per shard of a segment)", ErrNotEnoughProviders, n, opts.K+opts.M)
+	}
+
+	m := &manifest.Manifest{
+		Chunker:   spec,
+		ChunkSize: chunker.DefaultChunkSize,
+		K:         opts.K,
+		M:         opts.M,
+		Cipher:    seal.None,
+	}
+	var key seal.Key
+	var cc *seal.ChunkCipher
+	overhead := int64(0)
+	if !opts.Public {
+		if key, err = seal.NewKey(c.opts.Rand); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		if m.FileID, err = seal.NewFileID(c.opts.Rand); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		m.Cipher = seal.Default
+		if cc, err = seal.NewChunkCipher(key, m.FileID, m.Cipher); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		overhead = seal.Overhead
+	}
+	stride := m.ChunkSize + overhead
+	m.SegmentSize = int64(opts.SegmentChunks) * stride
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	pool := make(chan []byte, segmentBuffers)
+	for range segmentBuffers {
+		pool <- nil // allocated on first use, so small files stay small
+	}
+	getBuf := func() ([]byte, error) {
+		select {
+		case b := <-pool:
+			if b == nil {
+				b = make([]byte, code.BufferSize(m.SegmentSize))
+			}
+			return b, nil
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+
+	var read, stored atomic.Int64
+	progress := func() {
+		if opts.Progress != nil {
+			opts.Progress(read.Load(), stored.Load())
+		}
+	}
+	toSeal := make(chan *segment, 1)
+	toPlace := make(chan *segment, 1)
+	var wg sync.WaitGroup
+	fail := func(err error) { cancel(err) }
+
+	// Stage 2: seal every chunk of a segment in place.
+	wg.Go(func() {
+		defer close(toPlace)
+		for s := range toSeal {
+			if cc != nil {
+				for i := range s.chunks {
+					off := int64(i) * stride
+					n := min(m.ChunkSize, s.plain-int64(i)*m.ChunkSize)
+					cc.Seal(s.buf[off:off], s.buf[off:off+n], uint64(s.first)+uint64(i))
+				}
+			}
+			select {
+			case toPlace <- s:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+
+	// Stage 3: erasure-code, hash and upload; segments finish in order
+	// because the manifest lists them in order.
+	var segs []manifest.Segment
+	wg.Go(func() {
+		for s := range toPlace {
+			if ctx.Err() != nil {
+				continue
+			}
+			shards, err := code.Encode(s.buf, s.sealedLen(overhead))
+			if err != nil {
+				fail(fmt.Errorf("segment %d: %w", s.index, err))
+				continue
+			}
+			placed, err := c.placeSegment(ctx, s.index, shards, &stored, progress)
+			if err != nil {
+				fail(err)
+				continue
+			}
+			segs = append(segs, placed)
+			pool <- s.buf
+		}
+	})
+
+	// Stage 1 (this goroutine): read, hash for the root CID, and lay the
+	// chunks out in segment buffers.
+	var cur *segment
+	next := 0
+	var chunksSoFar int64
+	send := func() error {
+		if cur == nil || cur.plain == 0 {
+			return nil
+		}
+		select {
+		case toSeal <- cur:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		chunksSoFar += int64(cur.chunks)
+		cur = nil
+		return nil
+	}
+	root, importErr := chunker.Import(r, spec, func(p []byte) error {
+		read.Add(int64(len(p)))
+		for len(p) > 0 {
+			if cur == nil {
+				buf, err := getBuf()
+				if err != nil {
+					return err
+				}
+				cur = &segment{index: next, buf: buf, first: chunksSoFar}
+				next++
+			}
+			if cur.fill == 0 {
+				cur.chunks++
+			}
+			off := int64(cur.chunks-1)*stride + cur.fill
+			n := copy(cur.buf[off:off+m.ChunkSize-cur.fill], p)
+			p = p[n:]
+			cur.fill += int64(n)
+			cur.plain += int64(n)
+			if cur.fill == m.ChunkSize {
+				cur.fill = 0
+				if cur.chunks == opts.SegmentChunks {
+					if err := send(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		progress()
+		return nil
+	})
+	if importErr == nil {
+		importErr = send()
+	}
+	close(toSeal)
+	if importErr != nil {
+		fail(importErr)
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		if importErr != nil {
+			return nil, fmt.Errorf("store: read: %w", importErr)
+		}
+		return nil, fmt.Errorf("store: %w", err)
+	}
+
+	m.Size = read.Load()
+	m.Root = root
+	m.Segments = segs
+	var blob []byte
+	if opts.Public {
+		blob, err = manifest.Public(m)
+	} else {
+		blob, err = manifest.Seal(m, key, c.opts.Rand)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: manifest: %w", err)
+	}
+	ref := manifest.Reference{Manifest: manifest.CID(blob)}
+	if !opts.Public {
+		ref.Key = &key
+	}
+	if err := c.putManifest(ctx, ref, blob); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &StoreResult{Reference: ref, Manifest: m, Stored: stored.Load()}, nil
+}
+
+// placeSegment hashes the shards of one segment and uploads them to
+// distinct providers in parallel. A provider that refuses or fails is
+// replaced by the next closest candidate not already holding a shard of
+// the segment.
+func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, stored *atomic.Int64, progress func()) (manifest.Segment, error) {
+	out := manifest.Segment{Shards: make([]manifest.Shard, len(shards))}
+	ids := make([]dsn.ShardID, len(shards))
+	var hw sync.WaitGroup
+	for i, sh := range shards {
+		hw.Go(func() { ids[i] = dsn.SumShard(sh) })
+	}
+	hw.Wait()
+
+	peers := c.t.Peers()
+	var mu sync.Mutex
+	taken := make(map[dsn.PeerID]bool, len(shards))
+	// next picks the closest untaken candidate for shard i and marks it, so
+	// that concurrent uploads never choose the same peer.
+	next := func(i int, tried map[dsn.PeerID]bool) (dsn.PeerID, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range market.Candidates(ids[i], peers, taken) {
+			if !tried[p] {
+				taken[p] = true
+				return p, true
+			}
+		}
+		return "", false
+	}
+	errs := make([]error, len(shards))
+	var wg sync.WaitGroup
+	for i, sh := range shards {
+		wg.Go(func() {
+			tried := map[dsn.PeerID]bool{}
+			var last error
+			for {
+				p, ok := next(i, tried)
+				if !ok {
+					errs[i] = fmt.Errorf("segment %d shard %d: no provider accepted it (%d tried; last error: %v): %w", index, i, len(tried), last, ErrNotEnoughProviders)
+					return
+				}
+				tried[p] = true
+				err := c.putShard(ctx, p, ids[i], sh)
+				if err == nil {
+					out.Shards[i] = manifest.Shard{ID: ids[i], Provider: p}
+					stored.Add(int64(len(sh)))
+					progress()
+					return
+				}
+				if ctx.Err() != nil {
+					errs[i] = context.Cause(ctx)
+					return
+				}
+				c.log.Debug("provider refused shard", "segment", index, "shard", i, "peer", p, "err", err)
+				last = err
+				mu.Lock()
+				delete(taken, p)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func (c *Client) putShard(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ShardTimeout)
+	defer cancel()
+	return shardproto.Put(ctx, c.t, p, id, int64(len(b)), bytes.NewReader(b))
+}
+
+// putManifest stores the manifest blob, which is named like a shard by its
+// BLAKE3 hash, on the providers closest to it. One acknowledged copy is
+// enough to succeed; more are kept for availability.
+func (c *Client) putManifest(ctx context.Context, ref manifest.Reference, blob []byte) error {
+	id, err := manifest.BlobID(ref.Manifest)
+	if err != nil {
+		return err
+	}
+	var (
+		wg   sync.WaitGroup
+		ok   atomic.Int64
+		errs = make([]error, 0)
+		mu   sync.Mutex
+	)
+	ranked := market.Rank(id[:], c.t.Peers())
+	for _, p := range ranked[:min(manifestReplicas, len(ranked))] {
+		wg.Go(func() {
+			if err := c.putShard(ctx, p, id, blob); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", p, err))
+				mu.Unlock()
+				return
+			}
+			ok.Add(1)
+		})
+	}
+	wg.Wait()
+	if ok.Load() == 0 {
+		return fmt.Errorf("manifest: no provider accepted it: %w", errors.Join(errs...))
+	}
+	return nil
+}
