@@ -97,14 +97,14 @@ func (p *pipe) write(b []byte, dl *deadline) (int, error) {
 	total := 0
 	p.mu.Lock()
 	for {
-		if p.eof {
-			p.mu.Unlock()
-			return total, ErrClosed
-		}
 		if p.werr != nil {
 			err := p.werr
 			p.mu.Unlock()
 			return total, err
+		}
+		if p.eof {
+			p.mu.Unlock()
+			return total, ErrClosed
 		}
 		if dl.expired() {
 			p.mu.Unlock()
