@@ -1,0 +1,20 @@
+// Package shardstore is a provider's shard storage on disk: one file per
+// shard under shards/<2 hex>/<64 hex>, indexed in pebble together with an
+// exact usage record.
+//
+// A shard is acknowledged (ReceiveShard returns nil) only after its bytes
+// passed dsn.VerifyReader, were written to a temp file and fsync-ed, the
+// file was renamed into place and its directory fsync-ed, and the index
+// entry and the new usage record were committed in one synced pebble batch.
+// Open repairs whatever a crash left behind, so an acknowledged shard is
+// never lost and space never leaks. All file access goes through a vfs.FS,
+// so tests crash the store and inject disk errors without real disks.
+//
+// The package owns the on-disk layout, the index encoding and the
+// capacity accounting. It does not verify hashes itself (dsn.VerifyReader
+// does), does not re-check stored bytes on read (callers verify at their
+// own boundary), and knows nothing of deals, peers or the network.
+//
+// Subpackage memstore is the same store in memory; storetest is the
+// conformance suite every dsn.ShardStore runs.
+package shardstore

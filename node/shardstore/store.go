@@ -1,0 +1,611 @@
+package shardstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/dsn-project/dsn"
+)
+
+// Options configures Open.
+type Options struct {
+	// FS is the file system for both the pebble index and the shard files
+	// (nil: vfs.Default), so tests can crash or inject errors into both at
+	// once.
+	FS vfs.FS
+	// Capacity is the most bytes of shards the store holds (0: unlimited).
+	Capacity int64
+	// Logger receives recovery reports and pebble's messages (nil:
+	// slog.Default()).
+	Logger *slog.Logger
+	// Pebble, if set, is cloned and used for the index; its FS and Logger
+	// are replaced by the ones above. Tests use it to shrink caches; nil
+	// means pebble's defaults.
+	Pebble *pebble.Options
+}
+
+// Directory layout under the store's root.
+const (
+	shardsDirName = "shards" // shards/<2 hex>/<64 hex>
+	tmpDirName    = "tmp"    // files being received; emptied by Open
+	indexDirName  = "index"  // pebble
+)
+
+// copyBufSize is the unit ReceiveShard reads, writes and checks ctx in.
+const copyBufSize = 1 << 20
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// Store is a shard store on disk: one file per shard, indexed in pebble.
+// It is safe for concurrent use.
+type Store struct {
+	fs        vfs.FS
+	dir       string
+	shardsDir string
+	tmpDir    string
+	capacity  int64
+	log       *slog.Logger
+	tmpSeq    atomic.Uint64
+
+	// dbMu is read-held around every use of db and write-held by Close, so
+	// pebble is never used after it is closed. It is not held while shard
+	// bytes are read from the caller, so Close never waits on a slow peer.
+	dbMu   sync.RWMutex
+	db     *pebble.DB
+	closed bool
+
+	// commitMu orders index commits: each batch carries the usage record
+	// computed from the one before it, so they must apply one at a time.
+	commitMu sync.Mutex
+
+	mu       sync.Mutex
+	usage    usageRecord // committed; equal to the record in pebble
+	reserved int64       // bytes of receives in flight
+	idLocks  map[dsn.ShardID]*idLock
+}
+
+// idLock serializes the commit of a receive and a removal of the same
+// shard, so a removal cannot delete a file that a receive just put in place.
+type idLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+var _ dsn.ShardStore = (*Store)(nil)
+
+// Open opens the store in dir, creating it if needed, and repairs whatever
+// a crash left behind (see recover). Only one Store may have dir open at a
+// time; pebble's lock file enforces it.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Capacity < 0 {
+		return nil, fmt.Errorf("open shard store %s: negative capacity %d", dir, opts.Capacity)
+	}
+	fs := opts.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("store", dir)
+	s := &Store{
+		fs:        fs,
+		dir:       dir,
+		shardsDir: fs.PathJoin(dir, shardsDirName),
+		tmpDir:    fs.PathJoin(dir, tmpDirName),
+		capacity:  opts.Capacity,
+		log:       log,
+		idLocks:   make(map[dsn.ShardID]*idLock),
+	}
+	if err := s.makeDirs(); err != nil {
+		return nil, fmt.Errorf("open shard store %s: %w", dir, err)
+	}
+	po := &pebble.Options{}
+	if opts.Pebble != nil {
+		po = opts.Pebble.Clone()
+	}
+	po.FS = fs
+	po.Logger = pebbleLogger{log}
+	if po.FormatMajorVersion == 0 {
+		po.FormatMajorVersion = pebble.FormatNewest
+	}
+	db, err := pebble.Open(fs.PathJoin(dir, indexDirName), po)
+	if err != nil {
+		return nil, fmt.Errorf("open shard store %s: index: %w", dir, err)
+	}
+	s.db = db
+	if err := s.recover(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open shard store %s: recover: %w", dir, err)
+	}
+	return s, nil
+}
+
+// makeDirs creates the layout, including all 256 fan-out directories, so
+// that receiving never has to create (and sync) a directory.
+func (s *Store) makeDirs() error {
+	if err := mkdirDurable(s.fs, s.dir); err != nil {
+		return err
+	}
+	if err := mkdirDurable(s.fs, s.tmpDir); err != nil {
+		return err
+	}
+	if err := mkdirDurable(s.fs, s.shardsDir); err != nil {
+		return err
+	}
+	created := false
+	for i := range 256 {
+		sub := s.fs.PathJoin(s.shardsDir, fmt.Sprintf("%02x", i))
+		if _, err := s.fs.Stat(sub); err == nil {
+			continue
+		} else if !isNotExist(err) {
+			return fmt.Errorf("stat %s: %w", sub, err)
+		}
+		if err := s.fs.MkdirAll(sub, 0o755); err != nil {
+			return fmt.Errorf("create dir %s: %w", sub, err)
+		}
+		created = true
+	}
+	// One sync of the parent covers all the new fan-out directories.
+	if created {
+		return syncDir(s.fs, s.shardsDir)
+	}
+	return nil
+}
+
+func (s *Store) shardDir(id dsn.ShardID) string {
+	return s.fs.PathJoin(s.shardsDir, id.String()[:2])
+}
+
+func (s *Store) shardPath(id dsn.ShardID) string {
+	return s.fs.PathJoin(s.shardDir(id), id.String())
+}
+
+func (s *Store) lockID(id dsn.ShardID) *idLock {
+	s.mu.Lock()
+	l := s.idLocks[id]
+	if l == nil {
+		l = &idLock{}
+		s.idLocks[id] = l
+	}
+	l.refs++
+	s.mu.Unlock()
+	l.mu.Lock()
+	return l
+}
+
+func (s *Store) unlockID(id dsn.ShardID, l *idLock) {
+	l.mu.Unlock()
+	s.mu.Lock()
+	if l.refs--; l.refs == 0 {
+		delete(s.idLocks, id)
+	}
+	s.mu.Unlock()
+}
+
+// getEntry reads the index entry of id. The caller holds dbMu for reading
+// and has checked closed.
+func (s *Store) getEntry(id dsn.ShardID) (indexEntry, error) {
+	v, closer, err := s.db.Get(shardKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return indexEntry{}, dsn.ErrShardNotFound
+	}
+	if err != nil {
+		return indexEntry{}, fmt.Errorf("read index: %w", err)
+	}
+	defer closer.Close()
+	return decodeIndexEntry(v)
+}
+
+// entry reads the index entry of id, taking dbMu.
+func (s *Store) entry(id dsn.ShardID) (indexEntry, error) {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.closed {
+		return indexEntry{}, dsn.ErrClosed
+	}
+	return s.getEntry(id)
+}
+
+// reserve claims size bytes of capacity for a receive in flight.
+func (s *Store) reserve(size int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.capacity > 0 && size > s.capacity-s.usage.Used-s.reserved {
+		return fmt.Errorf("%d bytes wanted, %d of %d free (%d in flight): %w",
+			size, s.capacity-s.usage.Used-s.reserved, s.capacity, s.reserved, dsn.ErrNoSpace)
+	}
+	s.reserved += size
+	return nil
+}
+
+func (s *Store) release(size int64) {
+	s.mu.Lock()
+	s.reserved -= size
+	s.mu.Unlock()
+}
+
+// ReceiveShard stores the size bytes read from r as shard id, through
+// dsn.VerifyReader. It returns nil only after the file is fsync-ed, renamed
+// into place, its directory fsync-ed and the index entry committed with a
+// synced pebble batch. On error nothing is kept and the reservation is
+// released.
+//
+// If the shard is already held, ReceiveShard returns nil at once without
+// reading r: the held copy was verified when it came in, so reading the
+// new bytes would only cost time. A caller that frames shards in a stream
+// must skip or discard the unread bytes itself. Claiming a held shard with
+// another size fails with dsn.ErrShardSize, since no such bytes can hash to
+// id.
+func (s *Store) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r io.Reader) error {
+	if size < 0 || size > dsn.MaxShardSize {
+		return fmt.Errorf("receive shard %s: size %d out of range [0, %d]: %w", id.Short(), size, int64(dsn.MaxShardSize), dsn.ErrShardSize)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
+	}
+	switch e, err := s.entry(id); {
+	case err == nil && e.Size != size:
+		return fmt.Errorf("receive shard %s: held with size %d, offered with size %d: %w", id.Short(), e.Size, size, dsn.ErrShardSize)
+	case err == nil:
+		return nil
+	case !errors.Is(err, dsn.ErrShardNotFound):
+		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
+	}
+	if err := s.reserve(size); err != nil {
+		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			s.release(size)
+		}
+	}()
+	tmp, err := s.writeTemp(ctx, id, size, r)
+	if err != nil {
+		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
+	}
+	// Whatever happens below, the temp name must go; after a successful
+	// rename it no longer exists and Remove fails harmlessly.
+	defer s.fs.Remove(tmp)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
+	}
+	committed, err = s.commit(id, size, tmp)
+	if err != nil {
+		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
+	}
+	return nil
+}
+
+// writeTemp copies the verified bytes into a new file under tmp/ and syncs
+// it. It returns the file's name only if the verifying reader reached
+// io.EOF, that is, the bytes are complete and hash to id.
+func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.Reader) (name string, err error) {
+	name = s.fs.PathJoin(s.tmpDir, id.String()+"."+strconv.FormatUint(s.tmpSeq.Add(1), 10))
+	f, err := s.fs.Create(name, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return "", fmt.Errorf("create temp file: %w", err)
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		if err != nil {
+			s.fs.Remove(name)
+		}
+	}()
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	vr := dsn.VerifyReader(id, size, r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n, rerr := vr.Read(buf)
+		if n > 0 {
+			if _, werr := f.Write(buf[:n]); werr != nil {
+				return "", fmt.Errorf("write temp file: %w", werr)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return "", rerr
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("sync temp file: %w", err)
+	}
+	cerr := f.Close()
+	f = nil
+	if cerr != nil {
+		return "", fmt.Errorf("close temp file: %w", cerr)
+	}
+	return name, nil
+}
+
+// commit moves the synced temp file into place and records it. It reports
+// whether the reservation became committed usage.
+func (s *Store) commit(id dsn.ShardID, size int64, tmp string) (bool, error) {
+	l := s.lockID(id)
+	defer s.unlockID(id, l)
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.closed {
+		return false, dsn.ErrClosed
+	}
+	// A concurrent receive of the same shard may have won.
+	if _, err := s.getEntry(id); err == nil {
+		return false, nil
+	} else if !errors.Is(err, dsn.ErrShardNotFound) {
+		return false, err
+	}
+	final := s.shardPath(id)
+	if err := s.fs.Rename(tmp, final); err != nil {
+		return false, fmt.Errorf("rename into place: %w", err)
+	}
+	// From here on, a failure must take the file away again: a file with no
+	// index entry is garbage (and Open would delete it anyway).
+	if err := syncDir(s.fs, s.shardDir(id)); err != nil {
+		s.fs.Remove(final)
+		return false, err
+	}
+	entry := indexEntry{Size: size, Received: time.Now()}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	s.mu.Lock()
+	next := usageRecord{Shards: s.usage.Shards + 1, Used: s.usage.Used + size}
+	s.mu.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
+	b.Set(shardKey(id), entry.encode(), nil)
+	b.Set(usageKey, next.encode(), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		s.fs.Remove(final)
+		return false, fmt.Errorf("commit index: %w", err)
+	}
+	s.mu.Lock()
+	s.usage = next
+	s.reserved -= size
+	s.mu.Unlock()
+	return true, nil
+}
+
+// FetchShard opens length bytes of shard id from off (length < 0: to the
+// end) and returns them with the shard's size. The reader streams from the
+// file; it does not re-hash (callers verify at their boundary with
+// dsn.VerifyReader, and a range cannot be checked against id alone).
+func (s *Store) FetchShard(ctx context.Context, id dsn.ShardID, off, length int64) (io.ReadCloser, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, fmt.Errorf("fetch shard %s: %w", id.Short(), err)
+	}
+	e, err := s.entry(id)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch shard %s: %w", id.Short(), err)
+	}
+	n, err := rangeLen(e.Size, off, length)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch shard %s: %w", id.Short(), err)
+	}
+	f, err := s.fs.Open(s.shardPath(id))
+	if isNotExist(err) {
+		// Removed between the index read and the open.
+		return nil, 0, fmt.Errorf("fetch shard %s: %w", id.Short(), dsn.ErrShardNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch shard %s: %w", id.Short(), err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("fetch shard %s: %w", id.Short(), err)
+	}
+	if fi.Size() != e.Size {
+		f.Close()
+		return nil, 0, fmt.Errorf("fetch shard %s: file holds %d bytes, index says %d: %w", id.Short(), fi.Size(), e.Size, dsn.ErrCorruptShard)
+	}
+	return &fileRange{SectionReader: io.NewSectionReader(f, off, n), f: f}, e.Size, nil
+}
+
+// rangeLen checks [off, off+length) against a shard of size bytes and
+// returns the number of bytes to read.
+func rangeLen(size, off, length int64) (int64, error) {
+	if off < 0 || off > size {
+		return 0, fmt.Errorf("offset %d outside shard of %d bytes: %w", off, size, dsn.ErrShardSize)
+	}
+	if length < 0 {
+		return size - off, nil
+	}
+	if length > size-off {
+		return 0, fmt.Errorf("range %d+%d beyond shard of %d bytes: %w", off, length, size, dsn.ErrShardSize)
+	}
+	return length, nil
+}
+
+type fileRange struct {
+	*io.SectionReader
+	f vfs.File
+}
+
+func (r *fileRange) Close() error { return r.f.Close() }
+
+// StatShard returns the size of shard id.
+func (s *Store) StatShard(ctx context.Context, id dsn.ShardID) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("stat shard %s: %w", id.Short(), err)
+	}
+	e, err := s.entry(id)
+	if err != nil {
+		return 0, fmt.Errorf("stat shard %s: %w", id.Short(), err)
+	}
+	return e.Size, nil
+}
+
+// RemoveShard deletes shard id. The index entry and the usage record go
+// first, in one synced batch, and the file after. A crash in between leaves
+// a file with no entry, which Open deletes as unacknowledged: the space is
+// accounted correctly at every instant. The other order would, after a
+// crash, leave an entry whose file is gone, which Open must treat as lost
+// data and report.
+func (s *Store) RemoveShard(ctx context.Context, id dsn.ShardID) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("remove shard %s: %w", id.Short(), err)
+	}
+	l := s.lockID(id)
+	defer s.unlockID(id, l)
+	if err := s.removeEntry(id); err != nil {
+		return fmt.Errorf("remove shard %s: %w", id.Short(), err)
+	}
+	// Not synced: if the removal is lost in a crash, the file comes back
+	// without an index entry and Open deletes it.
+	if err := s.fs.Remove(s.shardPath(id)); err != nil && !isNotExist(err) {
+		s.log.Warn("removed shard file stays on disk until the next open", "shard", id.String(), "err", err)
+	}
+	return nil
+}
+
+func (s *Store) removeEntry(id dsn.ShardID) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.closed {
+		return dsn.ErrClosed
+	}
+	e, err := s.getEntry(id)
+	if err != nil {
+		return err
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	s.mu.Lock()
+	next := usageRecord{Shards: s.usage.Shards - 1, Used: s.usage.Used - e.Size}
+	s.mu.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
+	b.Delete(shardKey(id), nil)
+	b.Set(usageKey, next.encode(), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit index: %w", err)
+	}
+	s.mu.Lock()
+	s.usage = next
+	s.mu.Unlock()
+	return nil
+}
+
+// shardsPage is how many entries Shards reads per pebble iterator. Paging
+// keeps memory bounded and means no iterator stays open while the caller's
+// loop body runs (which might call back into the store, or Close it).
+var shardsPage = 256
+
+// Shards yields every shard in ID order. It is not a snapshot: a shard
+// added or removed during the loop may or may not be seen, but every shard
+// held throughout is yielded exactly once.
+func (s *Store) Shards(ctx context.Context) iter.Seq2[dsn.ShardInfo, error] {
+	return func(yield func(dsn.ShardInfo, error) bool) {
+		lower := shardKeyLower
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(dsn.ShardInfo{}, fmt.Errorf("list shards: %w", err))
+				return
+			}
+			page, err := s.shardsFrom(lower, shardsPage)
+			for _, info := range page {
+				if !yield(info, nil) {
+					return
+				}
+			}
+			if err != nil {
+				yield(dsn.ShardInfo{}, fmt.Errorf("list shards: %w", err))
+				return
+			}
+			if len(page) < shardsPage {
+				return
+			}
+			// The next key after the last one seen.
+			lower = append(shardKey(page[len(page)-1].ID), 0)
+		}
+	}
+}
+
+// shardsFrom reads up to n entries with keys >= lower.
+func (s *Store) shardsFrom(lower []byte, n int) ([]dsn.ShardInfo, error) {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.closed {
+		return nil, dsn.ErrClosed
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: shardKeyUpper})
+	if err != nil {
+		return nil, err
+	}
+	var page []dsn.ShardInfo
+	for ok := it.First(); ok && len(page) < n; ok = it.Next() {
+		id, err := parseShardKey(it.Key())
+		if err != nil {
+			it.Close()
+			return page, err
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return page, err
+		}
+		e, err := decodeIndexEntry(v)
+		if err != nil {
+			it.Close()
+			return page, fmt.Errorf("shard %s: %w", id.Short(), err)
+		}
+		page = append(page, dsn.ShardInfo{ID: id, Size: e.Size})
+	}
+	if err := it.Close(); err != nil {
+		return page, err
+	}
+	return page, nil
+}
+
+// Usage reports the committed accounting; receives in flight are not
+// counted until acknowledged.
+func (s *Store) Usage(ctx context.Context) (dsn.Usage, error) {
+	if err := ctx.Err(); err != nil {
+		return dsn.Usage{}, fmt.Errorf("usage: %w", err)
+	}
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.closed {
+		return dsn.Usage{}, fmt.Errorf("usage: %w", dsn.ErrClosed)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return dsn.Usage{Shards: s.usage.Shards, Used: s.usage.Used, Capacity: s.capacity}, nil
+}
+
+// Close closes the index. It waits for index operations in progress but
+// not for receives still reading from their source: those fail with
+// dsn.ErrClosed when they reach their commit. Readers returned by
+// FetchShard stay usable. Closing twice is harmless.
+func (s *Store) Close() error {
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close shard store %s: %w", s.dir, err)
+	}
+	return nil
+}
