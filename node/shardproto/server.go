@@ -1,0 +1,293 @@
+package shardproto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dsn-project/dsn"
+)
+
+// Defaults for ServerOptions and for clients whose context has no deadline.
+const (
+	DefaultMaxConcurrent = 64
+	DefaultTimeout       = 30 * time.Second
+	// DefaultMinRate is the slowest transfer rate, in bytes per second, that
+	// a stream's deadline allows for beyond its fixed Timeout: a 16 MiB
+	// shard gets 16 s more. Slower peers are cut off rather than holding a
+	// transfer slot forever.
+	DefaultMinRate = 1 << 20
+)
+
+// copyBufSize is the size of the buffers that move shard bytes between a
+// stream and a store: large enough that per-call costs vanish at GB/s.
+const copyBufSize = 256 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// ServerOptions configures a Server. Zero values mean the defaults.
+type ServerOptions struct {
+	// MaxConcurrent bounds the transfers served at once, puts and gets
+	// together; requests beyond it are answered Busy at once.
+	MaxConcurrent int
+	// Timeout bounds each stream: reading the request and the fixed part of
+	// the transfer. The deadline grows by the transfer size over MinRate.
+	Timeout time.Duration
+	// MinRate is the slowest rate, in bytes per second, a transfer is
+	// allowed before its deadline cuts it off.
+	MinRate int64
+	// Logger receives one line per failed request; nil discards.
+	Logger *slog.Logger
+}
+
+// Store is what a Server serves: it takes shards in and reads them out.
+type Store interface {
+	dsn.ShardReceiver
+	dsn.ShardFetcher
+}
+
+// Server serves PutProtocol and GetProtocol from a store. It is safe for
+// concurrent use; register it on any number of transports.
+type Server struct {
+	store Store
+	opts  ServerOptions
+	log   *slog.Logger
+	slots chan struct{}
+
+	puts, putErrors, gets, getErrors atomic.Int64
+	badRequests, busy                atomic.Int64
+	bytesIn, bytesOut                atomic.Int64
+}
+
+// Stats are a Server's counters since it was made.
+type Stats struct {
+	Puts        int64 // shards acknowledged OK
+	PutErrors   int64 // puts answered with an error code or broken off
+	Gets        int64 // ranges sent in full
+	GetErrors   int64 // gets answered with an error code or broken off
+	BadRequests int64 // malformed request frames (also counted as errors)
+	Busy        int64 // requests turned away at MaxConcurrent
+	BytesIn     int64 // shard bytes read from clients
+	BytesOut    int64 // shard bytes written to clients
+}
+
+// NewServer returns a Server for store.
+func NewServer(store Store, opts ServerOptions) *Server {
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MinRate <= 0 {
+		opts.MinRate = DefaultMinRate
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{store: store, opts: opts, log: log, slots: make(chan struct{}, opts.MaxConcurrent)}
+}
+
+// Register serves both protocols on t.
+func (s *Server) Register(t dsn.Transport) {
+	t.SetStreamHandler(PutProtocol, s.handlePut)
+	t.SetStreamHandler(GetProtocol, s.handleGet)
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Puts:        s.puts.Load(),
+		PutErrors:   s.putErrors.Load(),
+		Gets:        s.gets.Load(),
+		GetErrors:   s.getErrors.Load(),
+		BadRequests: s.badRequests.Load(),
+		Busy:        s.busy.Load(),
+		BytesIn:     s.bytesIn.Load(),
+		BytesOut:    s.bytesOut.Load(),
+	}
+}
+
+// transferDeadline is when a transfer of n bytes that starts now must end.
+func transferDeadline(timeout time.Duration, minRate, n int64) time.Time {
+	return time.Now().Add(timeout + time.Duration(n/minRate)*time.Second)
+}
+
+func (s *Server) acquire() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+		s.busy.Add(1)
+		return false
+	}
+}
+
+func (s *Server) release() { <-s.slots }
+
+// finish ends a stream after a reply. Close rather than Reset: the reply
+// must reach the client, and closing the read side stops the client's
+// writes (a reset would drop the reply).
+func finish(st dsn.Stream) { _ = st.Close() }
+
+func (s *Server) handlePut(st dsn.Stream) {
+	_ = st.SetDeadline(time.Now().Add(s.opts.Timeout))
+	if !s.acquire() {
+		_ = writeFrame(st, putResult{code: CodeBusy})
+		finish(st)
+		return
+	}
+	defer s.release()
+
+	var buf [MaxFrameSize]byte
+	body, err := readFrame(st, buf[:])
+	var req putRequest
+	if err == nil {
+		req, err = decodePutRequest(body)
+	}
+	if err != nil {
+		s.putErrors.Add(1)
+		if errors.Is(err, ErrMalformed) {
+			s.badRequests.Add(1)
+			s.log.Warn("bad put request", "peer", st.RemotePeer(), "err", err)
+			_ = writeFrame(st, putResult{code: CodeBadRequest, text: replyText(CodeBadRequest, err)})
+			finish(st)
+			return
+		}
+		s.log.Debug("put: reading request", "peer", st.RemotePeer(), "err", err)
+		_ = st.Reset()
+		return
+	}
+	if req.size > dsn.MaxShardSize {
+		// Refuse before reading a byte of the shard.
+		s.putErrors.Add(1)
+		err := fmt.Errorf("size %d over the limit of %d", req.size, int64(dsn.MaxShardSize))
+		_ = writeFrame(st, putResult{code: CodeSizeMismatch, text: err.Error()})
+		finish(st)
+		return
+	}
+
+	dl := transferDeadline(s.opts.Timeout, s.opts.MinRate, req.size)
+	_ = st.SetDeadline(dl)
+	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	defer cancel()
+	in := &countingReader{r: io.LimitReader(st, req.size)}
+	err = s.store.ReceiveShard(ctx, req.id, req.size, in)
+	s.bytesIn.Add(in.n)
+	code := errCode(err)
+	if err != nil {
+		s.putErrors.Add(1)
+		s.log.Info("put failed", "peer", st.RemotePeer(), "shard", req.id.Short(), "size", req.size, "code", code, "err", err)
+	}
+	if werr := writeFrame(st, putResult{code: code, text: replyText(code, err)}); werr != nil {
+		if err == nil {
+			s.putErrors.Add(1)
+		}
+		_ = st.Reset()
+		return
+	}
+	if err == nil {
+		s.puts.Add(1)
+	}
+	finish(st)
+}
+
+func (s *Server) handleGet(st dsn.Stream) {
+	_ = st.SetDeadline(time.Now().Add(s.opts.Timeout))
+	if !s.acquire() {
+		_ = writeFrame(st, getResponse{code: CodeBusy})
+		finish(st)
+		return
+	}
+	defer s.release()
+
+	fail := func(code Code, err error) {
+		s.getErrors.Add(1)
+		_ = writeFrame(st, getResponse{code: code, text: replyText(code, err)})
+		finish(st)
+	}
+	var buf [MaxFrameSize]byte
+	body, err := readFrame(st, buf[:])
+	var req getRequest
+	if err == nil {
+		req, err = decodeGetRequest(body)
+	}
+	if err == nil && (req.length < -1 || req.off > dsn.MaxShardSize || req.length > dsn.MaxShardSize) {
+		err = fmt.Errorf("%w: range [%d, +%d) out of bounds", ErrMalformed, req.off, req.length)
+	}
+	if err != nil {
+		if errors.Is(err, ErrMalformed) {
+			s.badRequests.Add(1)
+			s.log.Warn("bad get request", "peer", st.RemotePeer(), "err", err)
+			fail(CodeBadRequest, err)
+			return
+		}
+		s.getErrors.Add(1)
+		s.log.Debug("get: reading request", "peer", st.RemotePeer(), "err", err)
+		_ = st.Reset()
+		return
+	}
+
+	ctx, cancel := context.WithDeadline(context.Background(), transferDeadline(s.opts.Timeout, s.opts.MinRate, dsn.MaxShardSize))
+	defer cancel()
+	rc, size, err := s.store.FetchShard(ctx, req.id, req.off, req.length)
+	if err != nil {
+		code := errCode(err)
+		if code == CodeInternal {
+			s.log.Warn("get failed", "peer", st.RemotePeer(), "shard", req.id.Short(), "err", err)
+		}
+		fail(code, err)
+		return
+	}
+	defer rc.Close()
+	n := req.length
+	if n < 0 {
+		n = size - req.off
+	}
+	if size < 0 || size > dsn.MaxShardSize || n < 0 || req.off+n > size {
+		s.log.Error("store returned an impossible range", "shard", req.id.Short(), "off", req.off, "length", req.length, "size", size)
+		fail(CodeInternal, nil)
+		return
+	}
+	_ = st.SetDeadline(transferDeadline(s.opts.Timeout, s.opts.MinRate, n))
+	if err := writeFrame(st, getResponse{code: CodeOK, size: size, length: n}); err != nil {
+		s.getErrors.Add(1)
+		_ = st.Reset()
+		return
+	}
+	bp := copyBufs.Get().(*[]byte)
+	sent, err := io.CopyBuffer(st, io.LimitReader(rc, n), *bp)
+	copyBufs.Put(bp)
+	s.bytesOut.Add(sent)
+	if err == nil && sent < n {
+		err = fmt.Errorf("store gave %d of %d bytes: %w", sent, n, io.ErrUnexpectedEOF)
+	}
+	if err != nil {
+		// The client must see a broken stream, never a clean end after
+		// fewer bytes than the header promised.
+		s.getErrors.Add(1)
+		s.log.Info("get broken off", "peer", st.RemotePeer(), "shard", req.id.Short(), "sent", sent, "of", n, "err", err)
+		_ = st.Reset()
+		return
+	}
+	s.gets.Add(1)
+	finish(st)
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
