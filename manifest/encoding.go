@@ -35,6 +35,9 @@ func (m *Manifest) MarshalBinary() ([]byte, error) {
 
 // encode writes m, which has been validated.
 func (m *Manifest) encode() ([]byte, error) {
+	if least := int64(len(m.Segments)) * int64(m.K+m.M) * minShardEntry; least > MaxSize {
+		return nil, fmt.Errorf("%w: %d shards need at least %d bytes, more than MaxSize (%d)", ErrInvalid, int64(len(m.Segments))*int64(m.K+m.M), least, MaxSize)
+	}
 	// Providers are listed once, in order of first use, and shards refer
 	// to them by index: a provider usually holds shards of many segments.
 	index := make(map[dsn.PeerID]uint64)
@@ -189,10 +192,10 @@ func decode(b []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 
-	// Every provider entry takes at least two bytes, so a count larger than
-	// half of what is left is a lie; checking it first bounds the
-	// allocation.
-	np := d.uvarint("provider count", uint64(d.remaining()/2))
+	// Every provider takes at least two bytes in the table and is used by
+	// at least one shard entry, so a count larger than what is left allows
+	// is a lie; checking it first bounds the allocation.
+	np := d.uvarint("provider count", uint64(d.remaining()/(2+minShardEntry)))
 	providers := make([]dsn.PeerID, 0, np)
 	for i := range np {
 		p := d.bytes(fmt.Sprintf("provider %d", i), int(d.uvarint(fmt.Sprintf("provider %d length", i), dsn.MaxPeerIDSize)))

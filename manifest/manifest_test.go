@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -469,24 +470,87 @@ func TestUnmarshalAllocBound(t *testing.T) {
 }
 
 func TestMarshalTooLarge(t *testing.T) {
-	// 64 MiB / (32+1) bytes per shard is about 2M shards: 8200 segments of
-	// 256 shards passes it.
-	m := testManifest(false)
-	m.ChunkSize, m.SegmentSize = 1<<10, 1<<10
-	m.K, m.M = 200, 56
-	m.Size = 8200 << 10
-	shards := make([]Shard, 8200*256)
-	for i := range shards {
-		shards[i].Provider = "p"
+	// MaxSize / 33 bytes per shard is about 2.03M shards. The first case
+	// fails the up-front estimate; the second passes it (33 bytes x 2M
+	// shards) but not the real encoding, whose 1000 providers cost two
+	// index bytes per shard.
+	for _, tt := range []struct {
+		segments, providers int
+	}{{8200, 1}, {7813, 1000}} {
+		m := testManifest(false)
+		m.ChunkSize, m.SegmentSize = 1<<10, 1<<10
+		m.K, m.M = 200, 56
+		m.Size = int64(tt.segments) << 10
+		shards := make([]Shard, tt.segments*256)
+		names := make([]dsn.PeerID, tt.providers)
+		for i := range names {
+			names[i] = dsn.PeerID(fmt.Sprint("p", i))
+		}
+		for i := range shards {
+			shards[i].Provider = names[i%tt.providers]
+		}
+		m.Segments = make([]Segment, tt.segments)
+		for i := range m.Segments {
+			m.Segments[i].Shards = shards[i*256 : (i+1)*256]
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("Validate() = %v", err)
+		}
+		_, err := m.MarshalBinary()
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "MaxSize") {
+			t.Errorf("MarshalBinary(%d shards, %d providers) = %v, want ErrInvalid naming MaxSize", len(shards), tt.providers, err)
+		}
 	}
-	m.Segments = make([]Segment, 8200)
-	for i := range m.Segments {
-		m.Segments[i].Shards = shards[i*256 : (i+1)*256]
+}
+
+// TestUnmarshalMemoryBound checks that decoding, accepted or not, allocates
+// no more than a small multiple of the input.
+func TestUnmarshalMemoryBound(t *testing.T) {
+	hostile := func(edit func(r *rawManifest)) []byte {
+		r := rawFrom(testManifest(true))
+		edit(r)
+		return r.encode()
 	}
-	if err := m.Validate(); err != nil {
-		t.Fatalf("Validate() = %v", err)
+	valid, _ := testManifest(true).MarshalBinary()
+	big := testManifest(false)
+	big.ChunkSize, big.SegmentSize, big.K, big.M = 1<<10, 1<<10, 10, 6
+	big.Size = 4000 << 10
+	big.Segments = make([]Segment, 4000)
+	for i := range big.Segments {
+		for j := range 16 {
+			big.Segments[i].Shards = append(big.Segments[i].Shards, Shard{Provider: dsn.PeerID(fmt.Sprint("peer-", (i*16+j)%1000))})
+		}
 	}
-	if _, err := m.MarshalBinary(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "MaxSize") {
-		t.Errorf("MarshalBinary(%d shards) = %v, want ErrInvalid naming MaxSize", len(shards), err)
+	bigEnc, err := big.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := map[string][]byte{
+		"valid": valid,
+		"large": bigEnc,
+		"claims many providers": hostile(func(r *rawManifest) {
+			n := uint64(1 << 20)
+			r.nproviders = &n
+			r.trailing = make([]byte, 1<<20)
+		}),
+		"claims many segments": hostile(func(r *rawManifest) {
+			r.nsegs = 1 << 40
+			r.trailing = make([]byte, 1<<20)
+		}),
+	}
+	for name, b := range inputs {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		var m Manifest
+		err := m.UnmarshalBinary(b)
+		runtime.ReadMemStats(&after)
+		if name == "valid" || name == "large" {
+			if err != nil {
+				t.Fatalf("%s: UnmarshalBinary = %v", name, err)
+			}
+		}
+		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(8*len(b)+64<<10); got > limit {
+			t.Errorf("%s: decoding %d bytes allocated %d bytes, want at most %d", name, len(b), got, limit)
+		}
 	}
 }
