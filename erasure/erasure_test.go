@@ -481,3 +481,25 @@ func ExampleCode() {
 	// a segment of sealed chunks
 	// decode 26-byte segment: erasure: too few shards: 3 of 6 present, need 4
 }
+
+// TestDecodeManyStripes covers segments larger than one reconstruction
+// stripe, with a partial last stripe and a lost shard in the padded tail.
+func TestDecodeManyStripes(t *testing.T) {
+	for _, cd := range []struct {
+		k, m int
+		n    int64
+	}{{4, 2, 3<<20 + 12345}, {10, 4, 5<<20 + 7}, {3, 3, 1 << 21}} {
+		c := mustNew(t, cd.k, cd.m)
+		data := randBytes(uint64(cd.n), int(cd.n))
+		shards := encode(t, c, data)
+		for _, lost := range [][]int{{0, 1}, {cd.k - 1}, {0, cd.k - 1}, {cd.k - 2, cd.k - 1}} {
+			for _, dstCap := range []int64{0, cd.n, int64(cd.k) * ShardSize(cd.n, cd.k)} {
+				got, err := c.Decode(without(shards, lost...), cd.n, make([]byte, 0, dstCap))
+				if err != nil || !bytes.Equal(got, data) {
+					t.Errorf("%d+%d: Decode(%d bytes, lost %v, dst cap %d) = %d bytes, %v; want the segment",
+						cd.k, cd.m, cd.n, lost, dstCap, len(got), err)
+				}
+			}
+		}
+	}
+}
