@@ -12,9 +12,8 @@ import (
 // keep a fast reader busy, small enough that many streams stay cheap.
 const MaxBuffer = 1 << 20
 
-// minBuffer is the first allocation of a direction's buffer; it doubles up
-// to MaxBuffer as needed, so streams that carry a few small messages never
-// pay for a full window.
+// minBuffer is the first allocation of a direction's buffer, so that
+// streams carrying a few small messages never hold a full window.
 const minBuffer = 16 << 10
 
 // pipe is one direction of a stream: a ring buffer of at most MaxBuffer
@@ -72,6 +71,7 @@ func (p *pipe) read(b []byte, dl *deadline) (int, error) {
 		}
 		if p.eof {
 			p.sawEOF = true
+			p.release()
 			p.mu.Unlock()
 			return 0, io.EOF
 		}
@@ -173,16 +173,32 @@ func (p *pipe) copyIn(b []byte) int {
 	return c
 }
 
+// fullBuffers recycles full-size rings: a stream that carries a shard
+// needs one for its lifetime only, and allocating a fresh MiB per stream
+// would make the garbage collector a large part of the cost of a transfer.
+var fullBuffers = sync.Pool{New: func() any { return new([MaxBuffer]byte) }}
+
 // grow reallocates the ring to hold at least want bytes, linearising it.
+// Small streams get a small ring; anything past it gets a full one.
 func (p *pipe) grow(want int) {
-	size := max(len(p.buf), minBuffer)
-	for size < want {
-		size *= 2
+	var nb []byte
+	if want <= minBuffer {
+		nb = make([]byte, minBuffer)
+	} else {
+		nb = fullBuffers.Get().(*[MaxBuffer]byte)[:]
 	}
-	size = min(size, MaxBuffer)
-	nb := make([]byte, size)
 	got := p.copyOutTo(nb)
+	p.release()
 	p.buf, p.head, p.n = nb, 0, got
+}
+
+// release gives a full-size ring back to the pool. p.mu is held, and no
+// byte of the ring is referenced afterwards.
+func (p *pipe) release() {
+	if len(p.buf) == MaxBuffer {
+		fullBuffers.Put((*[MaxBuffer]byte)(p.buf))
+	}
+	p.buf, p.head, p.n = nil, 0, 0
 }
 
 // copyOutTo copies the buffered bytes into dst without consuming them.
@@ -237,7 +253,7 @@ func (p *pipe) fail(err error) {
 
 // drop discards buffered bytes and wakes everyone. p.mu is held.
 func (p *pipe) drop() {
-	p.buf, p.head, p.n = nil, 0, 0
+	p.release()
 	p.wakeReaders()
 	p.wakeWriters()
 }

@@ -345,7 +345,9 @@ func TestPutInterrupted(t *testing.T) {
 	}{
 		{"provider killed", func(f *fixture, _ context.CancelFunc) { f.net.Kill(f.provider) }, dsn.ErrUnreachable},
 		{"client killed", func(f *fixture, _ context.CancelFunc) { f.net.Kill("client") }, dsn.ErrUnreachable},
-		{"partition", func(f *fixture, _ context.CancelFunc) { f.net.Partition([]dsn.PeerID{"client"}, []dsn.PeerID{f.provider}) }, dsn.ErrUnreachable},
+		{"partition", func(f *fixture, _ context.CancelFunc) {
+			f.net.Partition([]dsn.PeerID{"client"}, []dsn.PeerID{f.provider})
+		}, dsn.ErrUnreachable},
 		{"context cancelled", func(_ *fixture, cancel context.CancelFunc) { cancel() }, context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
