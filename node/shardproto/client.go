@@ -147,15 +147,18 @@ func Get(ctx context.Context, t dsn.Transport, p dsn.PeerID, id dsn.ShardID, off
 		return nil, 0, op(err)
 	}
 
-	if err := writeFrame(st, getRequest{id: id, off: off, length: length}); err != nil {
-		return fail(fmt.Errorf("send request: %w", err))
-	}
-	if err := st.CloseWrite(); err != nil {
-		return fail(fmt.Errorf("close write: %w", err))
+	// A provider that turns the request away (Busy) answers without reading
+	// it, which can fail our write; its answer is then the better error.
+	werr := writeFrame(st, getRequest{id: id, off: off, length: length})
+	if werr == nil {
+		werr = st.CloseWrite()
 	}
 	var buf [MaxFrameSize]byte
 	body, err := readFrame(st, buf[:])
 	if err != nil {
+		if werr != nil {
+			return fail(fmt.Errorf("send request: %w", werr))
+		}
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -167,6 +170,9 @@ func Get(ctx context.Context, t dsn.Transport, p dsn.PeerID, id dsn.ShardID, off
 	}
 	if resp.code != CodeOK {
 		return fail(remoteError(resp.code, resp.text))
+	}
+	if werr != nil {
+		return fail(fmt.Errorf("send request: %w", werr))
 	}
 	want := length
 	if want < 0 {
