@@ -5,24 +5,26 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/node/inproc"
 	"github.com/dsn-project/dsn/node/shardproto"
 	"github.com/dsn-project/dsn/node/shardstore"
+	"github.com/dsn-project/dsn/node/shardstore/memstore"
 )
 
 // Provider is a peer that keeps shards for others: a shard store served
 // over the shard protocol.
 type Provider struct {
 	ID     dsn.PeerID
-	Dir    string
-	Store  *shardstore.Store
+	Dir    string // "" for an in-memory provider
+	Store  dsn.ShardStore
 	Server *shardproto.Server
 }
 
 // ServeProvider serves store over t.
-func ServeProvider(t dsn.Transport, dir string, store *shardstore.Store, log *slog.Logger) *Provider {
+func ServeProvider(t dsn.Transport, dir string, store dsn.ShardStore, log *slog.Logger) *Provider {
 	srv := shardproto.NewServer(store, shardproto.ServerOptions{Logger: log})
 	srv.Register(t)
 	return &Provider{ID: t.Self(), Dir: dir, Store: store, Server: srv}
@@ -42,6 +44,8 @@ type LocalNetwork struct {
 type LocalOptions struct {
 	// Capacity of each provider in bytes; 0 means unlimited.
 	Capacity int64
+	// Memory keeps shards in memory instead of on disk (dir is unused).
+	Memory bool
 	Logger   *slog.Logger
 	Client   ClientOptions
 }
@@ -56,15 +60,39 @@ func StartLocalNetwork(dir string, n int, opts LocalOptions) (*LocalNetwork, err
 		log = slog.New(slog.DiscardHandler)
 	}
 	l := &LocalNetwork{Net: inproc.NewNetwork()}
+	// Stores open in parallel: opening is mostly waiting for fsync.
+	stores := make([]dsn.ShardStore, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
 	for i := range n {
-		id := dsn.PeerID(fmt.Sprintf("provider-%02d", i+1))
-		pdir := filepath.Join(dir, string(id))
-		st, err := shardstore.Open(pdir, shardstore.Options{Capacity: opts.Capacity})
-		if err != nil {
-			l.Close()
-			return nil, fmt.Errorf("local network: %s: %w", id, err)
+		if opts.Memory {
+			stores[i] = memstore.New(opts.Capacity)
+			continue
+		}
+		wg.Go(func() {
+			stores[i], errs[i] = shardstore.Open(filepath.Join(dir, providerID(i)), shardstore.Options{Capacity: opts.Capacity})
+		})
+	}
+	wg.Wait()
+	for i, st := range stores {
+		id := dsn.PeerID(providerID(i))
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("local network: %s: %w", id, errs[i])
+			continue
+		}
+		pdir := filepath.Join(dir, providerID(i))
+		if opts.Memory {
+			pdir = ""
 		}
 		l.Providers = append(l.Providers, ServeProvider(l.Net.Add(id), pdir, st, log.With("peer", id)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		for _, st := range stores {
+			if st != nil {
+				st.Close()
+			}
+		}
+		return nil, err
 	}
 	l.ClientID = "client"
 	copts := opts.Client
@@ -74,6 +102,8 @@ func StartLocalNetwork(dir string, n int, opts LocalOptions) (*LocalNetwork, err
 	l.Client = NewClient(l.Net.Add(l.ClientID), copts)
 	return l, nil
 }
+
+func providerID(i int) string { return fmt.Sprintf("provider-%02d", i+1) }
 
 // Provider returns the provider with the given ID, or nil.
 func (l *LocalNetwork) Provider(id dsn.PeerID) *Provider {
@@ -91,11 +121,15 @@ func (l *LocalNetwork) Kill(id dsn.PeerID) { l.Net.Kill(id) }
 
 // Close closes every provider's store.
 func (l *LocalNetwork) Close() error {
-	var errs []error
-	for _, p := range l.Providers {
-		if err := p.Store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p.ID, err))
-		}
+	errs := make([]error, len(l.Providers))
+	var wg sync.WaitGroup
+	for i, p := range l.Providers {
+		wg.Go(func() {
+			if err := p.Store.Close(); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", p.ID, err)
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }

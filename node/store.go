@@ -93,9 +93,9 @@ type StoreResult struct {
 	Stored int64
 }
 
-// checkKM reports whether k and m are usable, with a message that says why
+// CheckKM reports whether k and m are usable, with a message that says why
 // not.
-func checkKM(k, m int) error {
+func CheckKM(k, m int) error {
 	if k < 1 || m < 0 || k+m > 256 {
 		return fmt.Errorf("k=%d m=%d: need k >= 1, m >= 0 and k+m <= 256", k, m)
 	}
@@ -125,7 +125,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 	if opts.K == 0 && opts.M == 0 {
 		opts.K, opts.M = DefaultK, DefaultM
 	}
-	if err := checkKM(opts.K, opts.M); err != nil {
+	if err := CheckKM(opts.K, opts.M); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	spec, err := chunker.ParseSpec(opts.Chunker)
@@ -133,7 +133,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	if opts.SegmentChunks == 0 {
-		opts.SegmentChunks = erasure.DefaultSegmentChunks
+		opts.SegmentChunks = 32
 	}
 	if opts.SegmentChunks < 1 || opts.SegmentChunks > 1024 {
 		return nil, fmt.Errorf("store: %d chunks per segment is out of range [1, 1024]", opts.SegmentChunks)

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the dsn command line in-process and returns what it printed.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRoot()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestCIDMatchesIPFSTooling(t *testing.T) {
+	dir := t.TempDir()
+	big := make([]byte, 3<<20+7)
+	for i := range big {
+		big[i] = byte(i % 251)
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "bafkr4ifpcne3t5pzugtkaqcn5i3nzskjtpfslsnnyejlpte2spfoihzsmi"},
+		{"hello", []byte("hello world\n"), "bafkr4ig4ljhnxasawambeqcsymycobuw7ftxdjr3iusquxax2maa5artku"},
+		{"3MiB+7", big, "bafyb4ihqk54vdsrp25mijxluxwkmpsju7vwmb5zs6exspfkj4vdoctejvu"},
+	}
+	for _, tt := range tests {
+		path := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(path, tt.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := run(t, "cid", path)
+		if err != nil || strings.TrimSpace(out) != tt.want {
+			t.Errorf("dsn cid %s = %q, %v; want %s", tt.name, out, err, tt.want)
+		}
+	}
+}
+
+func TestCIDMissingFile(t *testing.T) {
+	_, err := run(t, "cid", filepath.Join(t.TempDir(), "nope"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("dsn cid on a missing file = %v, want a not-exist error", err)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stores and retrieves on disk")
+	}
+	out, err := run(t, "demo", "--size", "5MiB", "--providers", "7")
+	if err != nil {
+		t.Fatalf("dsn demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"started 7 providers", "stored generated data (5 MiB)", "took 2 providers off the network", "root CID verified", "OK: the retrieved file is byte for byte the original"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dsn demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDemoWithFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stores and retrieves on disk")
+	}
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(path, []byte("hello world\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "demo", "--file", path, "--providers", "6", "--public")
+	if err != nil {
+		t.Fatalf("dsn demo --file: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "stored notes.txt (12 B)") || !strings.Contains(out, "bafkr4ig4ljhnxasawambeqcsymycobuw7ftxdjr3iusquxax2maa5artku") {
+		t.Errorf("dsn demo --file output:\n%s", out)
+	}
+}
+
+func TestDemoBadInput(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"demo", "--file", "/nonexistent/file"}, "no such file"},
+		{[]string{"demo", "--file", os.TempDir()}, "not a regular file"},
+		{[]string{"demo", "--providers", "5"}, "5 providers cannot hold k+m=6"},
+		{[]string{"demo", "--k", "0"}, "k=0"},
+		{[]string{"demo", "--m", "300", "--providers", "400"}, "k+m <= 256"},
+		{[]string{"demo", "--size", "lots"}, "size"},
+	}
+	for _, tt := range tests {
+		_, err := run(t, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("dsn %v = %v, want an error mentioning %q", tt.args, err, tt.want)
+		}
+	}
+}

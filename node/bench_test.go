@@ -1,0 +1,93 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/zeebo/blake3"
+)
+
+// The benchmarks here measure the whole pipeline in memory: the client's
+// chunking, root CID, sealing, erasure coding and shard hashing, the
+// in-process transport, and providers that keep shards in memory (and
+// verify them on receipt, as every provider does). Raw BLAKE3 over the same
+// bytes runs beside them as a yardstick: the store path hashes every byte
+// at least 2.5 times (root CID, k+m shard IDs) before the providers hash it
+// again.
+
+var benchSizes = []int64{64 << 20, 256 << 20}
+
+func benchNet(b *testing.B) *LocalNetwork {
+	l, err := StartLocalNetwork("", 6, LocalOptions{Memory: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
+func source(size int64) io.Reader {
+	return io.LimitReader(rand.NewChaCha8([32]byte{1}), size)
+}
+
+func BenchmarkStore(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("size=%dMiB/raw-blake3", size>>20), func(b *testing.B) {
+			buf := make([]byte, 1<<20)
+			rand.NewChaCha8([32]byte{1}).Read(buf)
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				for range size >> 20 {
+					blake3.Sum256(buf)
+				}
+			}
+		})
+		for _, public := range []bool{false, true} {
+			b.Run(fmt.Sprintf("size=%dMiB/public=%v", size>>20, public), func(b *testing.B) {
+				l := benchNet(b)
+				b.SetBytes(size)
+				b.ReportAllocs()
+				for b.Loop() {
+					res, err := l.Client.Store(context.Background(), source(size), StoreOptions{Public: public})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.StopTimer()
+					// Providers start empty for every round.
+					for _, p := range l.Providers {
+						for sh := range p.Store.Shards(context.Background()) {
+							p.Store.RemoveShard(context.Background(), sh.ID)
+						}
+					}
+					_ = res
+					b.StartTimer()
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkRetrieve(b *testing.B) {
+	for _, size := range benchSizes {
+		for _, public := range []bool{false, true} {
+			b.Run(fmt.Sprintf("size=%dMiB/public=%v", size>>20, public), func(b *testing.B) {
+				l := benchNet(b)
+				res, err := l.Client.Store(context.Background(), source(size), StoreOptions{Public: public})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(size)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := l.Client.Retrieve(context.Background(), res.Reference, io.Discard, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
