@@ -21,10 +21,6 @@ func (v vector) reader() io.Reader {
 	return &patternReader{n: v.size}
 }
 
-// maxAllocsPerChunk bounds heap allocations per 1 MiB chunk (leaf CID,
-// raw node, link); measured at about 20.
-const maxAllocsPerChunk = 40
-
 // vectors were printed by kubo v0.43.1 (built from its module source with
 // go1.26.8), in a repository made by `ipfs init --profile=test` with no
 // Import settings changed, by
