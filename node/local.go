@@ -46,8 +46,8 @@ type LocalOptions struct {
 	Capacity int64
 	// Memory keeps shards in memory instead of on disk (dir is unused).
 	Memory bool
-	Logger   *slog.Logger
-	Client   ClientOptions
+	Logger *slog.Logger
+	Client ClientOptions
 }
 
 // StartLocalNetwork starts n providers with their stores under dir.
