@@ -292,8 +292,8 @@ func (s *Store) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r 
 // writeTemp copies the verified bytes into a new file under tmp/ and syncs
 // it. It returns the file's name only if the verifying reader reached
 // io.EOF, that is, the bytes are complete and hash to id.
-func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.Reader) (name string, err error) {
-	name = s.fs.PathJoin(s.tmpDir, id.String()+"."+strconv.FormatUint(s.tmpSeq.Add(1), 10))
+func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.Reader) (_ string, err error) {
+	name := s.fs.PathJoin(s.tmpDir, id.String()+"."+strconv.FormatUint(s.tmpSeq.Add(1), 10))
 	f, err := s.fs.Create(name, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return "", fmt.Errorf("create temp file: %w", err)

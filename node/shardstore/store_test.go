@@ -50,7 +50,15 @@ func openT(t *testing.T, fs vfs.FS, dir string, capacity int64) *Store {
 
 func TestConformanceMemFS(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) dsn.ShardStore {
-		return openT(t, vfs.NewMem(), "/store", storetest.Capacity)
+		fs := vfs.NewMem()
+		// Runs after the suite has closed the store: whatever the test did,
+		// no temp file may be left behind.
+		t.Cleanup(func() {
+			if names, err := fs.List("/store/tmp"); err != nil || len(names) > 0 {
+				t.Errorf("temp files left: %v, %v", names, err)
+			}
+		})
+		return openT(t, fs, "/store", storetest.Capacity)
 	})
 }
 
