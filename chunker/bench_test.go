@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	chunk "github.com/ipfs/boxo/chunker"
+	"github.com/ipfs/go-cid"
 	"github.com/zeebo/blake3"
 )
 
@@ -67,7 +68,7 @@ func BenchmarkImport(b *testing.B) {
 			r := bytes.NewReader(data)
 			measure(b, size, func() {
 				r.Reset(data)
-				if _, err := buildDAG(chunk.NewSizeSplitter(r, DefaultChunkSize), LinksPerNode); err != nil {
+				if _, err := buildDAG(chunk.NewSizeSplitter(r, DefaultChunkSize), NewBuilder(cid.DagProtobuf), LinksPerNode); err != nil {
 					b.Fatal(err)
 				}
 			})
@@ -99,4 +100,3 @@ func measure(b *testing.B, size int, op func()) {
 		b.ReportMetric(float64(size)*float64(b.N)/cpu.Seconds()/1e6, "cpuMB/s")
 	}
 }
-

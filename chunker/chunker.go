@@ -12,6 +12,8 @@ import (
 	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
 	"github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
 	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+	"github.com/zeebo/blake3"
 )
 
 const (
@@ -118,15 +120,12 @@ func Import(r io.Reader, spec string, onChunk func(chunk []byte) error) (cid.Cid
 	if err != nil {
 		return cid.Undef, err
 	}
-	var spl chunk.Splitter
 	if canon == BuzhashSpec {
-		spl = &callbackSplitter{s: chunk.NewBuzhash(r), onChunk: onChunk}
-	} else {
-		fs := newFixedSplitter(r, size, onChunk)
-		defer fs.release()
-		spl = fs
+		return buildDAG(&callbackSplitter{s: chunk.NewBuzhash(r), onChunk: onChunk}, NewBuilder(cid.DagProtobuf), LinksPerNode)
 	}
-	return buildDAG(spl, LinksPerNode)
+	fs := newFixedSplitter(r, size, onChunk)
+	defer fs.release()
+	return buildDAG(fs, fs.builder(), LinksPerNode)
 }
 
 // RootCID is Import without a callback.
@@ -136,11 +135,11 @@ func RootCID(r io.Reader, spec string) (cid.Cid, error) {
 
 // buildDAG runs boxo's balanced UnixFS importer over spl with raw leaves and
 // BLAKE3 CIDv1s, discarding the blocks, and returns the root's CID.
-func buildDAG(spl chunk.Splitter, maxLinks int) (cid.Cid, error) {
+func buildDAG(spl chunk.Splitter, b cid.Builder, maxLinks int) (cid.Cid, error) {
 	params := helpers.DagBuilderParams{
 		Maxlinks:   maxLinks,
 		RawLeaves:  true,
-		CidBuilder: NewBuilder(cid.DagProtobuf),
+		CidBuilder: b,
 		Dagserv:    discardDAG{},
 	}
 	db, err := params.New(spl)
@@ -158,7 +157,11 @@ func buildDAG(spl chunk.Splitter, maxLinks int) (cid.Cid, error) {
 
 // fixedSplitter is a chunk.Splitter producing the same chunks as boxo's
 // size splitter (full chunks of size bytes, then a shorter last one, never
-// an empty one) without allocating per chunk.
+// an empty one) without allocating per chunk. It also hashes each chunk as
+// it reads it, for its leafBuilder: hashing a piece just copied into cache
+// is cheaper than hashing the whole chunk again from memory later, and
+// brings Import to within about 10-15% of bare BLAKE3 over bytes already in
+// memory (see BenchmarkImport).
 //
 // It alternates between two buffers. The importer reads one chunk ahead
 // (it asks whether more data follows before linking the chunk it holds),
@@ -167,32 +170,51 @@ func buildDAG(spl chunk.Splitter, maxLinks int) (cid.Cid, error) {
 // today, never looks at a chunk's bytes again after hashing them.
 type fixedSplitter struct {
 	r       io.Reader
-	bufs    *[2][]byte
+	bufs    *splitBufs
 	next    int
 	index   int // of the next chunk
 	onChunk func([]byte) error
 	err     error // sticky: io.EOF once done, or the failure
+	hashed  hashedChunk
+
+	rawBuilder, pbBuilder leafBuilder
 }
 
-// bufPool holds buffer pairs of DefaultChunkSize, the size nearly every
+// splitBufs is what a fixedSplitter reuses: two chunk buffers and a hasher.
+type splitBufs struct {
+	b [2][]byte
+	h *blake3.Hasher
+}
+
+func newSplitBufs(size int) *splitBufs {
+	return &splitBufs{b: [2][]byte{make([]byte, size), make([]byte, size)}, h: blake3.New()}
+}
+
+// bufPool holds splitBufs of DefaultChunkSize, the size nearly every
 // import uses; other sizes are allocated per import.
-var bufPool = sync.Pool{New: func() any {
-	return &[2][]byte{make([]byte, DefaultChunkSize), make([]byte, DefaultChunkSize)}
-}}
+var bufPool = sync.Pool{New: func() any { return newSplitBufs(DefaultChunkSize) }}
 
 func newFixedSplitter(r io.Reader, size int, onChunk func([]byte) error) *fixedSplitter {
-	var bufs *[2][]byte
+	var bufs *splitBufs
 	if size == DefaultChunkSize {
-		bufs = bufPool.Get().(*[2][]byte)
+		bufs = bufPool.Get().(*splitBufs)
 	} else {
-		bufs = &[2][]byte{make([]byte, size), make([]byte, size)}
+		bufs = newSplitBufs(size)
 	}
-	return &fixedSplitter{r: r, bufs: bufs, onChunk: onChunk}
+	s := &fixedSplitter{r: r, bufs: bufs, onChunk: onChunk}
+	s.rawBuilder = leafBuilder{Builder{Codec: cid.Raw}, s}
+	s.pbBuilder = leafBuilder{Builder{Codec: cid.DagProtobuf}, s}
+	return s
+}
+
+// builder returns the cid.Builder to import s's chunks with.
+func (s *fixedSplitter) builder() cid.Builder {
+	return &s.pbBuilder
 }
 
 // release returns the buffers for reuse; s must not be used afterwards.
 func (s *fixedSplitter) release() {
-	if s.bufs != nil && len(s.bufs[0]) == DefaultChunkSize {
+	if s.bufs != nil && len(s.bufs.b[0]) == DefaultChunkSize {
 		bufPool.Put(s.bufs)
 	}
 	s.bufs = nil
@@ -207,12 +229,25 @@ func (s *fixedSplitter) NextBytes() ([]byte, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	buf := s.bufs[s.next]
+	s.hashed = hashedChunk{}
+	buf := s.bufs.b[s.next]
 	s.next ^= 1
-	n, err := io.ReadFull(s.r, buf)
+	h := s.bufs.h
+	// Read the chunk a piece at a time and hash each piece while it is
+	// still in cache; the importer then finds the digest in s.hashed
+	// instead of reading the whole chunk from memory a second time.
+	h.Reset()
+	n := 0
+	var err error
+	for n < len(buf) && err == nil {
+		var m int
+		m, err = io.ReadFull(s.r, buf[n:min(n+hashPiece, len(buf))])
+		_, _ = h.Write(buf[n : n+m]) // never fails
+		n += m
+	}
 	switch {
 	case err == nil:
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case n > 0 && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)):
 		s.err = io.EOF // this short chunk is the last one
 	case err == io.EOF: // nothing read: no empty chunk
 		s.err = io.EOF
@@ -222,12 +257,61 @@ func (s *fixedSplitter) NextBytes() ([]byte, error) {
 		return nil, s.err
 	}
 	c := buf[:n]
+	s.hashed.data = &c[0]
+	s.hashed.n = n
+	h.Sum(s.hashed.sum[:0])
 	if err := callback(s.onChunk, s.index, c); err != nil {
 		s.err = err
 		return nil, err
 	}
 	s.index++
 	return c, nil
+}
+
+// hashPiece is how much of a chunk is read before hashing it: small enough
+// to stay in a core's L2 cache between the copy and the hash.
+const hashPiece = 64 << 10
+
+// hashedChunk is the BLAKE3 digest of the n bytes at data, the chunk the
+// splitter returned last. The buffer is written only by the splitter, so
+// the digest holds for as long as the same slice is presented.
+type hashedChunk struct {
+	data *byte
+	n    int
+	sum  [DigestSize]byte
+}
+
+// leafBuilder is a cid.Builder that takes the digest of the splitter's
+// latest chunk from the splitter instead of hashing it again. Any other
+// data (interior nodes, or anything but the very slice returned last) is
+// hashed as usual, so the CIDs are the same as Builder's. The splitter
+// holds one per codec so that WithCodec, called per node, does not
+// allocate.
+type leafBuilder struct {
+	Builder
+	s *fixedSplitter
+}
+
+func (b *leafBuilder) Sum(data []byte) (cid.Cid, error) {
+	h := &b.s.hashed
+	if len(data) == 0 || h.n != len(data) || h.data != &data[0] {
+		return b.Builder.Sum(data)
+	}
+	mh, err := multihash.Encode(h.sum[:], multihash.BLAKE3)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("encode blake3 multihash: %w", err)
+	}
+	return cid.NewCidV1(b.Codec, mh), nil
+}
+
+func (b *leafBuilder) WithCodec(codec uint64) cid.Builder {
+	switch codec {
+	case cid.Raw:
+		return &b.s.rawBuilder
+	case cid.DagProtobuf:
+		return &b.s.pbBuilder
+	}
+	return &leafBuilder{Builder{Codec: codec}, b.s}
 }
 
 // callbackSplitter calls onChunk for every chunk of s (boxo's buzhash).

@@ -136,7 +136,7 @@ func TestImportMatchesReference(t *testing.T) {
 			want := referenceImport(t, data, chunk.NewSizeSplitter(bytes.NewReader(data), int64(tt.chunk)), tt.maxLinks)
 			fs := newFixedSplitter(bytes.NewReader(data), tt.chunk, nil)
 			defer fs.release()
-			got, err := buildDAG(fs, tt.maxLinks)
+			got, err := buildDAG(fs, fs.builder(), tt.maxLinks)
 			if err != nil || got != want {
 				t.Errorf("buildDAG(%d bytes, size %d, %d links) = %s, %v, want %s", tt.size, tt.chunk, tt.maxLinks, got, err, want)
 			}

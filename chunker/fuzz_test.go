@@ -33,7 +33,7 @@ func FuzzImport(f *testing.F) {
 			return nil
 		})
 		defer fs.release()
-		got, err := buildDAG(fs, maxLinks)
+		got, err := buildDAG(fs, fs.builder(), maxLinks)
 		if err != nil || got != want {
 			t.Fatalf("buildDAG(%d bytes, size %d, %d links) = %s, %v, want %s", len(data), chunkSize, maxLinks, got, err, want)
 		}
