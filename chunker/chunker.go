@@ -109,8 +109,8 @@ func parseSpec(spec string) (string, int, error) {
 // (balanced layout, LinksPerNode links per node). Nothing is stored.
 //
 // The chunk slice is only valid during the call: onChunk must neither
-// modify it (it has not been hashed yet) nor keep it after returning (its
-// memory is reused for later chunks). Chunks are never empty; an empty input
+// modify it (the importer may still be hashing it) nor keep it after
+// returning (its memory is reused for later chunks); copy what you need. Chunks are never empty; an empty input
 // gives no calls. Chunks concatenate to the input.
 //
 // An error from onChunk stops the import; Import returns it wrapped with the
