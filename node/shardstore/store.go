@@ -44,6 +44,10 @@ const (
 // copyBufSize is the unit ReceiveShard reads, writes and checks ctx in.
 const copyBufSize = 1 << 20
 
+// writebackEvery is how often a receive asks the kernel to start writing
+// the temp file back (see writeTemp).
+const writebackEvery = 4 << 20
+
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // Store is a shard store on disk: one file per shard, indexed in pebble.
@@ -56,6 +60,8 @@ type Store struct {
 	capacity  int64
 	log       *slog.Logger
 	tmpSeq    atomic.Uint64
+	// rangedWriteback is cleared once SyncTo turns out to be a full sync.
+	rangedWriteback atomic.Bool
 
 	// dbMu is read-held around every use of db and write-held by Close, so
 	// pebble is never used after it is closed. It is not held while shard
@@ -108,6 +114,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		log:       log,
 		idLocks:   make(map[dsn.ShardID]*idLock),
 	}
+	s.rangedWriteback.Store(true)
 	if err := s.makeDirs(); err != nil {
 		return nil, fmt.Errorf("open shard store %s: %w", dir, err)
 	}
@@ -310,6 +317,7 @@ func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.
 	defer copyBufs.Put(bp)
 	buf := *bp
 	vr := dsn.VerifyReader(id, size, r)
+	var written, queued int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return "", err
@@ -319,6 +327,22 @@ func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.
 			if _, werr := f.Write(buf[:n]); werr != nil {
 				return "", fmt.Errorf("write temp file: %w", werr)
 			}
+			written += int64(n)
+		}
+		if written-queued >= writebackEvery && s.rangedWriteback.Load() {
+			// Start writing back what is written so far, so the disk works
+			// while the next chunks are read and hashed and the final Sync
+			// has little left to do. SyncTo reports a full sync where the
+			// file system has no ranged writeback; that is slower than one
+			// sync at the end, so stop asking.
+			full, err := f.SyncTo(written)
+			if err != nil {
+				return "", fmt.Errorf("write back temp file: %w", err)
+			}
+			if full {
+				s.rangedWriteback.Store(false)
+			}
+			queued = written
 		}
 		if rerr == io.EOF {
 			break
