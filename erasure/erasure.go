@@ -74,8 +74,6 @@ func WithShardSizeHint(n int) Option {
 type Code struct {
 	k, m int
 	enc  reedsolomon.Encoder
-	// stripe is stripeBytes; tests lower it to reach many stripes cheaply.
-	stripe int
 }
 
 // New returns a Code with k data and m parity shards per segment.
@@ -95,7 +93,7 @@ func New(k, m int, opts ...Option) (*Code, error) {
 	if err != nil {
 		return nil, fmt.Errorf("erasure: new %d+%d code: %w", k, m, err)
 	}
-	return &Code{k: k, m: m, enc: enc, stripe: stripeBytes}, nil
+	return &Code{k: k, m: m, enc: enc}, nil
 }
 
 // K returns the number of data shards.
@@ -160,10 +158,8 @@ func (c *Code) Encode(buf []byte, segLen int64) ([][]byte, error) {
 // When all k data shards are present Decode does no Reed-Solomon work and
 // never reads a parity shard: it only copies the data shards into dst.
 // Otherwise it reconstructs just the missing data shards from the first k
-// present shards, writing them straight into dst where dst has room. It
-// works in stripes of about 2 MiB across the shards and copies the present
-// data shards' part of each stripe while the library has just pulled it
-// into cache, so a rebuild reads the segment from memory once, not twice.
+// present shards, writing them straight into dst where dst has room, and
+// copies the present data shards around them.
 //
 // Decode returns dst[:segLen], growing dst when its capacity is below segLen.
 // dst must not overlap any shard, except that a shard may sit at its own
@@ -211,59 +207,32 @@ func (c *Code) Decode(shards [][]byte, segLen int64, dst []byte) ([]byte, error)
 	return c.reconstruct(shards, s, dst)
 }
 
-// stripeBytes is how many bytes of all k shards together one reconstruction
-// stripe covers. Rebuilding stripe by stripe and copying the present data
-// shards' part of each stripe right after it was read keeps that copy in
-// cache instead of a second pass over the whole segment in memory.
-const stripeBytes = 2 << 20
-
-// reconstruct rebuilds the missing data shards into dst, one stripe (the
-// same byte range of every shard) at a time. A missing shard that lies
-// wholly inside dst's capacity is handed to the library as a zero-length
-// slice of that region, which it fills in place; the others (the padded
-// tail) are rebuilt into scratch space and the wanted prefix copied.
+// reconstruct rebuilds the missing data shards into dst. A missing shard
+// that lies wholly inside dst's capacity is handed to the library as a
+// zero-length slice of that region, which it fills in place; only a shard
+// reaching past the capacity (the padded tail) gets memory of its own.
+// The present data shards are then copied around them.
+//
+// Rebuilding stripe by stripe, so that the copy of the present shards would
+// find them still in cache, was measured and lost: 1.2x to 1.9x slower for
+// 4+2, 10+4 and 29+51 at 8 to 128 MiB (likely because each stripe pays the
+// library's fork and join of its worker goroutines).
 func (c *Code) reconstruct(shards [][]byte, s int, dst []byte) ([]byte, error) {
-	k, n := c.k, c.k+c.m
 	full := dst[:cap(dst)]
-	stripe := max(c.stripe/k/ShardAlign*ShardAlign, ShardAlign)
-	stripe = min(stripe, s)
-	var scratch []byte
-	for i := 0; i < k; i++ {
-		if len(shards[i]) == 0 && (i+1)*s > len(full) {
-			scratch = make([]byte, (k-i)*stripe)
-			break
-		}
-	}
-	work := make([][]byte, n)
-	for off := 0; off < s; off += stripe {
-		end := min(off+stripe, s)
-		for i, sh := range shards {
-			switch {
-			case len(sh) > 0:
-				work[i] = sh[off:end]
-			case i >= k:
-				work[i] = nil
-			case (i+1)*s <= len(full):
-				work[i] = full[i*s+off : i*s+off : i*s+end]
-			default:
-				j := (k - 1 - i) * stripe
-				work[i] = scratch[j : j : j+end-off]
-			}
-		}
-		if err := c.enc.ReconstructData(work); err != nil {
-			return nil, fmt.Errorf("decode %d-byte segment: %w", len(dst), err)
-		}
-		for i := 0; i < k; i++ {
-			at := i*s + off
-			if at >= len(dst) {
-				break
-			}
-			part := dst[at:min(i*s+end, len(dst))]
-			if &part[0] != &work[i][0] {
-				copy(part, work[i])
+	work := make([][]byte, c.k+c.m)
+	copy(work, shards)
+	for i := 0; i < c.k; i++ {
+		if len(work[i]) == 0 {
+			work[i] = nil
+			if (i+1)*s <= len(full) {
+				work[i] = full[i*s : i*s : (i+1)*s]
 			}
 		}
 	}
+	if err := c.enc.ReconstructData(work); err != nil {
+		return nil, fmt.Errorf("decode %d-byte segment: %w", len(dst), err)
+	}
+	copyData(dst, work[:c.k], s)
 	return dst, nil
 }
 

@@ -482,9 +482,9 @@ func ExampleCode() {
 	// decode 26-byte segment: erasure: too few shards: 3 of 6 present, need 4
 }
 
-// TestDecodeManyStripes covers segments larger than one reconstruction
-// stripe, with a partial last stripe and a lost shard in the padded tail.
-func TestDecodeManyStripes(t *testing.T) {
+// TestDecodeLargeSegments covers multi-MiB segments, with a lost shard in
+// the padded tail and dst capacities below, at and above k*ShardSize.
+func TestDecodeLargeSegments(t *testing.T) {
 	for _, cd := range []struct {
 		k, m int
 		n    int64

@@ -13,30 +13,22 @@ import (
 
 type fuzzCodes struct {
 	mu   sync.Mutex
-	ours map[[3]int]*Code
-	raw  map[[3]int]reedsolomon.Encoder
+	ours map[[2]int]*Code
+	raw  map[[2]int]reedsolomon.Encoder
 }
 
-var fuzzCache = fuzzCodes{ours: map[[3]int]*Code{}, raw: map[[3]int]reedsolomon.Encoder{}}
+var fuzzCache = fuzzCodes{ours: map[[2]int]*Code{}, raw: map[[2]int]reedsolomon.Encoder{}}
 
 // codes returns a cached Code and a separately built raw library encoder
 // for k+m; building wide codes costs more than decoding a small input.
-// With narrow set, the Code rebuilds in stripes of one ShardAlign per shard,
-// so that small inputs go through many stripes.
-func (fc *fuzzCodes) codes(t *testing.T, k, m int, narrow bool) (*Code, reedsolomon.Encoder) {
+func (fc *fuzzCodes) codes(t *testing.T, k, m int) (*Code, reedsolomon.Encoder) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	key := [3]int{k, m}
-	if narrow {
-		key[2] = 1
-	}
+	key := [2]int{k, m}
 	if c, ok := fc.ours[key]; ok {
 		return c, fc.raw[key]
 	}
 	c := mustNew(t, k, m)
-	if narrow {
-		c.stripe = 1
-	}
 	raw, err := reedsolomon.New(k, m)
 	if err != nil {
 		t.Fatalf("reedsolomon.New(%d, %d) = %v", k, m, err)
@@ -64,7 +56,7 @@ func checkDecode(t *testing.T, data []byte, kb, mb uint8, seed uint64, corrupt b
 		return
 	}
 	k, m := 1+int(kb%64), int(mb%64)
-	c, raw := fuzzCache.codes(t, k, m, seed&1 == 1)
+	c, raw := fuzzCache.codes(t, k, m)
 	n := int64(len(data))
 	shards := encode(t, c, data)
 
