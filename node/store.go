@@ -26,10 +26,10 @@ const (
 	DefaultK = 4
 	DefaultM = 2
 	// segmentBuffers is how many segment buffers a store keeps in flight:
-	// one being filled, one being sealed and coded, one being uploaded. It
-	// bounds a store's memory at about segmentBuffers × (k+m)/k × segment
-	// size, whatever the file size.
-	segmentBuffers = 3
+	// one per pipeline stage (fill, seal, code, upload). It bounds a store's
+	// memory at about segmentBuffers × (k+m)/k × segment size, whatever the
+	// file size.
+	segmentBuffers = 4
 	// manifestReplicas is how many providers keep a copy of the manifest.
 	manifestReplicas = 6
 )
@@ -133,7 +133,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	if opts.SegmentChunks == 0 {
-		opts.SegmentChunks = 32
+		opts.SegmentChunks = erasure.DefaultSegmentChunks
 	}
 	if opts.SegmentChunks < 1 || opts.SegmentChunks > 1024 {
 		return nil, fmt.Errorf("store: %d chunks per segment is out of range [1, 1024]", opts.SegmentChunks)
@@ -221,10 +221,10 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 		}
 	})
 
-	// Stage 3: erasure-code, hash and upload; segments finish in order
-	// because the manifest lists them in order.
-	var segs []manifest.Segment
+	// Stage 3: erasure-code and hash each shard to its ID.
+	toUpload := make(chan *segment, 1)
 	wg.Go(func() {
+		defer close(toUpload)
 		for s := range toPlace {
 			if ctx.Err() != nil {
 				continue
@@ -234,7 +234,28 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 				fail(fmt.Errorf("segment %d: %w", s.index, err))
 				continue
 			}
-			placed, err := c.placeSegment(ctx, s.index, shards, &stored, progress)
+			s.shards, s.ids = shards, make([]dsn.ShardID, len(shards))
+			var hw sync.WaitGroup
+			for i, sh := range shards {
+				hw.Go(func() { s.ids[i] = dsn.SumShard(sh) })
+			}
+			hw.Wait()
+			select {
+			case toUpload <- s:
+			case <-ctx.Done():
+			}
+		}
+	})
+
+	// Stage 4: upload, one segment at a time so that the manifest lists
+	// segments in order; the next segment is coded meanwhile.
+	var segs []manifest.Segment
+	wg.Go(func() {
+		for s := range toUpload {
+			if ctx.Err() != nil {
+				continue
+			}
+			placed, err := c.placeSegment(ctx, s.index, s.shards, s.ids, &stored, progress)
 			if err != nil {
 				fail(err)
 				continue
@@ -330,18 +351,12 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 	return &StoreResult{Reference: ref, Manifest: m, Stored: stored.Load()}, nil
 }
 
-// placeSegment hashes the shards of one segment and uploads them to
-// distinct providers in parallel. A provider that refuses or fails is
+// placeSegment uploads the shards of one segment to distinct providers in
+// parallel. A provider that refuses or fails is
 // replaced by the next closest candidate not already holding a shard of
 // the segment.
-func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, stored *atomic.Int64, progress func()) (manifest.Segment, error) {
+func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, ids []dsn.ShardID, stored *atomic.Int64, progress func()) (manifest.Segment, error) {
 	out := manifest.Segment{Shards: make([]manifest.Shard, len(shards))}
-	ids := make([]dsn.ShardID, len(shards))
-	var hw sync.WaitGroup
-	for i, sh := range shards {
-		hw.Go(func() { ids[i] = dsn.SumShard(sh) })
-	}
-	hw.Wait()
 
 	peers := c.t.Peers()
 	var mu sync.Mutex
