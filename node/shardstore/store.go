@@ -313,43 +313,42 @@ func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.
 			s.fs.Remove(name)
 		}
 	}()
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
+	// Two buffers: while the writer goroutine writes one, this goroutine
+	// reads and hashes into the other, so hashing overlaps the disk.
+	w := newChunkWriter(s, f)
 	vr := dsn.VerifyReader(id, size, r)
-	var written, queued int64
+	var rerr error
 	for {
 		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		n, rerr := vr.Read(buf)
-		if n > 0 {
-			if _, werr := f.Write(buf[:n]); werr != nil {
-				return "", fmt.Errorf("write temp file: %w", werr)
-			}
-			written += int64(n)
-		}
-		if written-queued >= writebackEvery && s.rangedWriteback.Load() {
-			// Start writing back what is written so far, so the disk works
-			// while the next chunks are read and hashed and the final Sync
-			// has little left to do. SyncTo reports a full sync where the
-			// file system has no ranged writeback; that is slower than one
-			// sync at the end, so stop asking.
-			full, err := f.SyncTo(written)
-			if err != nil {
-				return "", fmt.Errorf("write back temp file: %w", err)
-			}
-			if full {
-				s.rangedWriteback.Store(false)
-			}
-			queued = written
-		}
-		if rerr == io.EOF {
+			rerr = err
 			break
 		}
-		if rerr != nil {
-			return "", rerr
+		if w.failed.Load() {
+			break // the write error is reported by finish
 		}
+		buf := <-w.free
+		var n int
+		n, rerr = vr.Read(buf)
+		if n > 0 {
+			w.full <- buf[:n]
+		} else {
+			w.free <- buf
+		}
+		if rerr != nil {
+			break
+		}
+	}
+	werr := w.finish()
+	if rerr != io.EOF && rerr != nil {
+		return "", rerr
+	}
+	if werr != nil {
+		return "", werr
+	}
+	if rerr == nil {
+		// The loop stops early only when the writer failed, and then werr
+		// is set; say so rather than acknowledge unchecked bytes.
+		return "", errors.New("receive loop stopped before the end of the shard")
 	}
 	if err := f.Sync(); err != nil {
 		return "", fmt.Errorf("sync temp file: %w", err)
@@ -360,6 +359,79 @@ func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.
 		return "", fmt.Errorf("close temp file: %w", cerr)
 	}
 	return name, nil
+}
+
+// chunkWriter writes the chunks of one receive to its temp file on its own
+// goroutine and starts their writeback.
+type chunkWriter struct {
+	s      *Store
+	f      vfs.File
+	bufs   [2]*[]byte
+	free   chan []byte // empty buffers for the reader
+	full   chan []byte // filled buffers for the writer
+	done   chan error
+	failed atomic.Bool
+}
+
+func newChunkWriter(s *Store, f vfs.File) *chunkWriter {
+	w := &chunkWriter{s: s, f: f, free: make(chan []byte, 2), full: make(chan []byte, 2), done: make(chan error, 1)}
+	for i := range w.bufs {
+		w.bufs[i] = copyBufs.Get().(*[]byte)
+		w.free <- *w.bufs[i]
+	}
+	go w.run()
+	return w
+}
+
+func (w *chunkWriter) run() {
+	var err error
+	var written, queued int64
+	for b := range w.full {
+		if err == nil {
+			err = w.write(b, &written, &queued)
+			if err != nil {
+				w.failed.Store(true)
+			}
+		}
+		// Always hand the buffer back, so the reader never blocks on a
+		// failed writer.
+		w.free <- b[:cap(b)]
+	}
+	w.done <- err
+}
+
+func (w *chunkWriter) write(b []byte, written, queued *int64) error {
+	if _, err := w.f.Write(b); err != nil {
+		return fmt.Errorf("write temp file: %w", err)
+	}
+	*written += int64(len(b))
+	if *written-*queued >= writebackEvery && w.s.rangedWriteback.Load() {
+		// Start writing back what is written so far, so the disk works
+		// while the next chunks are read and hashed and the final Sync has
+		// little left to do. SyncTo reports a full sync where the file
+		// system has no ranged writeback; that is slower than one sync at
+		// the end, so stop asking.
+		full, err := w.f.SyncTo(*written)
+		if err != nil {
+			return fmt.Errorf("write back temp file: %w", err)
+		}
+		if full {
+			w.s.rangedWriteback.Store(false)
+		}
+		*queued = *written
+	}
+	return nil
+}
+
+// finish waits for every queued chunk to be written and returns the first
+// write error. The buffers go back to the pool.
+func (w *chunkWriter) finish() error {
+	close(w.full)
+	err := <-w.done
+	for _, bp := range w.bufs {
+		copyBufs.Put(bp)
+	}
+	return err
 }
 
 // commit moves the synced temp file into place and records it. It reports
