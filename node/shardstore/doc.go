@@ -10,6 +10,11 @@
 // never lost and space never leaks. All file access goes through a vfs.FS,
 // so tests crash the store and inject disk errors without real disks.
 //
+// A receive hashes on the caller's goroutine and writes on a second one
+// (two 1 MiB buffers), and asks the kernel to start writeback every 4 MiB
+// where the file system supports ranged writeback (ext4), so hashing and
+// disk work overlap and the final fsync has little left to do.
+//
 // The package owns the on-disk layout, the index encoding and the
 // capacity accounting. It does not verify hashes itself (dsn.VerifyReader
 // does), does not re-check stored bytes on read (callers verify at their
