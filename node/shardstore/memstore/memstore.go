@@ -32,9 +32,12 @@ func New(capacity int64) *Store {
 	return &Store{capacity: max(capacity, 0), shards: make(map[dsn.ShardID][]byte)}
 }
 
-// readChunk is the unit the store reads in and checks ctx between; the
-// buffer grows by reading, so a false size claim costs no memory up front.
+// readChunk is the unit the store reads in and checks ctx between.
 const readChunk = 256 << 10
+
+// preallocLimit bounds the buffer allocated before any byte of a shard has
+// arrived.
+const preallocLimit = 64 << 20
 
 // ReceiveShard stores the size bytes read from r as shard id. A shard
 // already held is acknowledged without reading r (see the disk store).
@@ -84,19 +87,23 @@ func (s *Store) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r 
 }
 
 // readAll reads r to the end (io.EOF from the verifying reader means
-// complete and correct), checking ctx between chunks.
+// complete and correct), checking ctx between chunks. The buffer starts at
+// the stated size up to preallocLimit, so ordinary shards are read without
+// regrowing, and grows past that only as bytes arrive, so a false size
+// claim costs little memory up front.
 func readAll(ctx context.Context, r io.Reader, size int64) ([]byte, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, readChunk)))
+	buf := make([]byte, 0, min(size, preallocLimit))
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		buf.Grow(readChunk)
-		free := buf.AvailableBuffer()
-		n, err := r.Read(free[:cap(free)])
-		buf.Write(free[:n])
+		if len(buf) == cap(buf) && int64(len(buf)) < size {
+			buf = slices.Grow(buf, readChunk)
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), len(buf)+readChunk)])
+		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf.Bytes(), nil
+			return buf, nil
 		}
 		if err != nil {
 			return nil, err
