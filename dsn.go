@@ -184,3 +184,26 @@ type ShardStore interface {
 	Usage(ctx context.Context) (Usage, error)
 	Close() error
 }
+
+// Router finds peers by shard ID: in a real network the Kademlia DHT, in
+// process a ranking of the transport's peers. Keys are the multihash of the
+// ShardID (BLAKE3, code 0x1e), which is also the digest inside a manifest
+// CID, so manifests and shards are found the same way. Distances are XOR
+// distances between SHA-256 images of keys and of peer IDs, as in
+// go-libp2p-kad-dht.
+type Router interface {
+	// ClosestPeers returns peers closest to id, closest first.
+	ClosestPeers(ctx context.Context, id ShardID) ([]PeerID, error)
+	// Provide announces that this peer holds id.
+	Provide(ctx context.Context, id ShardID) error
+	// FindProviders returns up to limit peers that announced id.
+	FindProviders(ctx context.Context, id ShardID, limit int) ([]PeerID, error)
+}
+
+// Multihash returns the multihash of id: BLAKE3-256 (code 0x1e), length 32,
+// digest. It is the key under which id is routed and announced.
+func (id ShardID) Multihash() []byte {
+	mh := make([]byte, 0, 2+ShardIDSize)
+	mh = append(mh, 0x1e, ShardIDSize)
+	return append(mh, id[:]...)
+}

@@ -61,7 +61,7 @@ func TestRankDoesNotDependOnInputOrder(t *testing.T) {
 func TestCandidatesSkipsTakenPeers(t *testing.T) {
 	ps := peers(8)
 	id := dsn.SumShard([]byte("a shard"))
-	all := Rank(id[:], ps)
+	all := Rank(id.Multihash(), ps)
 	taken := map[dsn.PeerID]bool{all[0]: true, all[3]: true}
 	got := Candidates(id, ps, taken)
 	want := slices.DeleteFunc(slices.Clone(all), func(p dsn.PeerID) bool { return taken[p] })

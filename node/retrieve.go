@@ -48,7 +48,7 @@ func (c *Client) FetchManifest(ctx context.Context, ref manifest.Reference) (*ma
 		return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
 	}
 	var errs []error
-	for _, p := range market.Rank(id[:], c.t.Peers()) {
+	for _, p := range market.Rank(id.Multihash(), c.t.Peers()) {
 		blob, err := c.getWhole(ctx, p, id, manifest.MaxSize, nil)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -438,7 +438,7 @@ func (c *Client) putManifest(ctx context.Context, ref manifest.Reference, blob [
 		errs = make([]error, 0)
 		mu   sync.Mutex
 	)
-	ranked := market.Rank(id[:], c.t.Peers())
+	ranked := market.Rank(id.Multihash(), c.t.Peers())
 	for _, p := range ranked[:min(manifestReplicas, len(ranked))] {
 		wg.Go(func() {
 			if err := c.put(ctx, p, id, blob); err != nil {
