@@ -37,13 +37,3 @@ func Rank(target []byte, peers []dsn.PeerID) []dsn.PeerID {
 	}
 	return out
 }
-
-// Candidates returns the peers that may hold shard id of a segment, in the
-// order a client should try them: the ranking by Rank of the shard's routing
-// key (its multihash, the key the DHT uses for it), with the peers already
-// holding another shard of the same segment left out, because two shards of
-// one segment on one peer would let a single failure take both.
-func Candidates(id dsn.ShardID, peers []dsn.PeerID, taken map[dsn.PeerID]bool) []dsn.PeerID {
-	ranked := Rank(id.Multihash(), peers)
-	return slices.DeleteFunc(ranked, func(p dsn.PeerID) bool { return taken[p] })
-}

@@ -57,15 +57,3 @@ func TestRankDoesNotDependOnInputOrder(t *testing.T) {
 		t.Fatalf("Rank depends on input order:\n%v\n%v", a, b)
 	}
 }
-
-func TestCandidatesSkipsTakenPeers(t *testing.T) {
-	ps := peers(8)
-	id := dsn.SumShard([]byte("a shard"))
-	all := Rank(id.Multihash(), ps)
-	taken := map[dsn.PeerID]bool{all[0]: true, all[3]: true}
-	got := Candidates(id, ps, taken)
-	want := slices.DeleteFunc(slices.Clone(all), func(p dsn.PeerID) bool { return taken[p] })
-	if !slices.Equal(got, want) {
-		t.Fatalf("Candidates = %v, want %v", got, want)
-	}
-}

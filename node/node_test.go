@@ -355,3 +355,18 @@ func TestStoreMovesOnWhenProviderIsFull(t *testing.T) {
 }
 
 var _ io.Reader = (*failingReader)(nil)
+
+// waitFor waits for cond, failing the test after a deadline.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline:
+			t.Fatal("condition not met within 10s")
+		case <-tick.C:
+		}
+	}
+}

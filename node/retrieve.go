@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/dsn-project/dsn/chunker"
 	"github.com/dsn-project/dsn/erasure"
 	"github.com/dsn-project/dsn/manifest"
-	"github.com/dsn-project/dsn/market"
 	"github.com/dsn-project/dsn/node/shardproto"
 	"github.com/dsn-project/dsn/seal"
 )
@@ -48,7 +48,15 @@ func (c *Client) FetchManifest(ctx context.Context, ref manifest.Reference) (*ma
 		return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
 	}
 	var errs []error
-	for _, p := range market.Rank(id.Multihash(), c.t.Peers()) {
+	// Announced holders first, then the peers closest to the blob, where
+	// the store put its copies.
+	peers := c.providersOf(ctx, id, "")
+	for _, p := range c.candidates(ctx, id) {
+		if !slices.Contains(peers, p) {
+			peers = append(peers, p)
+		}
+	}
+	for _, p := range peers {
 		blob, err := c.getWhole(ctx, p, id, manifest.MaxSize, nil)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -129,11 +137,7 @@ func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code
 	for j, sh := range seg.Shards {
 		wg.Go(func() {
 			slot := shardBuf[int64(j)*shardSize : int64(j+1)*shardSize]
-			b, err := c.getWhole(ctx, sh.Provider, sh.ID, shardSize, slot)
-			if err == nil && int64(len(b)) != shardSize {
-				err = fmt.Errorf("shard %s: %d bytes, want %d: %w", sh.ID.Short(), len(b), shardSize, dsn.ErrShardSize)
-			}
-			results <- result{j, err}
+			results <- result{j, c.fetchShard(ctx, sh, shardSize, slot)}
 		})
 	}
 	var errs []error
@@ -169,6 +173,33 @@ func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code
 		return nil, fmt.Errorf("segment %d: %w", i, err)
 	}
 	return out, nil
+}
+
+// fetchShard fetches a shard into slot (exactly its size) from the holder
+// the manifest names or, failing that, from peers that announced it.
+func (c *Client) fetchShard(ctx context.Context, sh manifest.Shard, size int64, slot []byte) error {
+	get := func(p dsn.PeerID) error {
+		b, err := c.getWhole(ctx, p, sh.ID, size, slot)
+		if err == nil && int64(len(b)) != size {
+			err = fmt.Errorf("shard %s: %d bytes, want %d: %w", sh.ID.Short(), len(b), size, dsn.ErrShardSize)
+		}
+		return err
+	}
+	err := get(sh.Provider)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	errs := []error{fmt.Errorf("%s: %w", sh.Provider, err)}
+	for _, p := range c.providersOf(ctx, sh.ID, sh.Provider) {
+		if err := get(p); err == nil {
+			return nil
+		} else if ctx.Err() != nil {
+			return err
+		} else {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Retrieve fetches the file ref names and writes its plaintext to w. The

@@ -16,7 +16,6 @@ import (
 	"github.com/dsn-project/dsn/chunker"
 	"github.com/dsn-project/dsn/erasure"
 	"github.com/dsn-project/dsn/manifest"
-	"github.com/dsn-project/dsn/market"
 	"github.com/dsn-project/dsn/node/shardproto"
 	"github.com/dsn-project/dsn/seal"
 )
@@ -47,13 +46,17 @@ type ClientOptions struct {
 	Logger *slog.Logger
 	// Rand is the source of keys and file identities; nil means crypto/rand.
 	Rand io.Reader
+	// Router finds the peers closest to a shard and the peers that announced
+	// one; nil ranks the transport's peers and knows no announcements.
+	Router dsn.Router
 }
 
 // Client stores and retrieves files over a Transport.
 type Client struct {
-	t    dsn.Transport
-	opts ClientOptions
-	log  *slog.Logger
+	t      dsn.Transport
+	router dsn.Router
+	opts   ClientOptions
+	log    *slog.Logger
 	// put uploads one shard; a field so that benchmarks can measure the
 	// pipeline without the providers' side.
 	put func(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b []byte) error
@@ -71,7 +74,10 @@ func NewClient(t dsn.Transport, opts ClientOptions) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{t: t, opts: opts, log: log}
+	c := &Client{t: t, router: opts.Router, opts: opts, log: log}
+	if c.router == nil {
+		c.router = peerListRouter{t}
+	}
 	c.put = c.putShard
 	return c
 }
@@ -363,16 +369,23 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, ids []dsn.ShardID, stored *atomic.Int64, progress func()) (manifest.Segment, error) {
 	out := manifest.Segment{Shards: make([]manifest.Shard, len(shards))}
 
-	peers := c.t.Peers()
+	// Each shard's candidates, closest first, looked up in parallel.
+	cands := make([][]dsn.PeerID, len(shards))
+	var lw sync.WaitGroup
+	for i := range shards {
+		lw.Go(func() { cands[i] = c.candidates(ctx, ids[i]) })
+	}
+	lw.Wait()
 	var mu sync.Mutex
 	taken := make(map[dsn.PeerID]bool, len(shards))
-	// next picks the closest untaken candidate for shard i and marks it, so
-	// that concurrent uploads never choose the same peer.
+	// next picks the closest candidate for shard i that holds no other shard
+	// of the segment and was not tried, and marks it, so that concurrent
+	// uploads never choose the same peer.
 	next := func(i int, tried map[dsn.PeerID]bool) (dsn.PeerID, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, p := range market.Candidates(ids[i], peers, taken) {
-			if !tried[p] {
+		for _, p := range cands[i] {
+			if !taken[p] && !tried[p] {
 				taken[p] = true
 				return p, true
 			}
@@ -438,7 +451,7 @@ func (c *Client) putManifest(ctx context.Context, ref manifest.Reference, blob [
 		errs = make([]error, 0)
 		mu   sync.Mutex
 	)
-	ranked := market.Rank(id.Multihash(), c.t.Peers())
+	ranked := c.candidates(ctx, id)
 	for _, p := range ranked[:min(manifestReplicas, len(ranked))] {
 		wg.Go(func() {
 			if err := c.put(ctx, p, id, blob); err != nil {

@@ -1,0 +1,153 @@
+package node
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/market"
+)
+
+// peerListRouter routes by ranking the peers a transport knows, for
+// networks without a DHT (the in-process one). Ranking is the same XOR
+// metric the DHT uses, so placement follows one rule everywhere. It keeps
+// no provider records: retrieval relies on the manifest's hints.
+type peerListRouter struct{ t dsn.Transport }
+
+func (r peerListRouter) ClosestPeers(_ context.Context, id dsn.ShardID) ([]dsn.PeerID, error) {
+	return market.Rank(id.Multihash(), r.t.Peers()), nil
+}
+
+func (peerListRouter) Provide(context.Context, dsn.ShardID) error { return nil }
+
+func (peerListRouter) FindProviders(context.Context, dsn.ShardID, int) ([]dsn.PeerID, error) {
+	return nil, nil
+}
+
+// candidates returns the peers to try for id, closest first: the router's
+// answer, then every other peer the transport knows in the same order, so a
+// small or partly unreachable DHT neighbourhood does not stop placement.
+func (c *Client) candidates(ctx context.Context, id dsn.ShardID) []dsn.PeerID {
+	closest, err := c.router.ClosestPeers(ctx, id)
+	if err != nil {
+		c.log.Debug("closest peers lookup failed", "shard", id.Short(), "err", err)
+	}
+	seen := make(map[dsn.PeerID]bool, len(closest))
+	out := make([]dsn.PeerID, 0, len(closest))
+	self := c.t.Self()
+	add := func(ps []dsn.PeerID) {
+		for _, p := range ps {
+			if !seen[p] && p != self {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	add(closest)
+	add(market.Rank(id.Multihash(), c.t.Peers()))
+	return out
+}
+
+// maxProviderLookup bounds how many announced holders of one shard a
+// retrieval asks, beyond the manifest's hint.
+const maxProviderLookup = 8
+
+// providersOf returns announced holders of id other than those in skip.
+func (c *Client) providersOf(ctx context.Context, id dsn.ShardID, skip dsn.PeerID) []dsn.PeerID {
+	ps, err := c.router.FindProviders(ctx, id, maxProviderLookup)
+	if err != nil {
+		c.log.Debug("provider lookup failed", "shard", id.Short(), "err", err)
+	}
+	out := ps[:0:0]
+	for _, p := range ps {
+		if p != skip && p != c.t.Self() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ProvidingStore wraps a shard store so that every shard it takes in is
+// announced through r, letting clients find holders that the manifest does
+// not name (after repair, or when the named one is gone). Announcing runs
+// after the acknowledgement, on a bounded number of goroutines, so the DHT
+// never delays a store; an announcement that cannot be queued is dropped
+// and left to the periodic re-announcement of the daemon.
+func ProvidingStore(store dsn.ShardStore, r dsn.Router, log *slog.Logger) *Announcer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &Announcer{ShardStore: store, r: r, log: log, queue: make(chan dsn.ShardID, announceQueue), done: make(chan struct{})}
+	for range announceWorkers {
+		a.wg.Go(a.work)
+	}
+	return a
+}
+
+const (
+	announceQueue   = 1024
+	announceWorkers = 4
+	announceTimeout = time.Minute
+)
+
+// Announcer is the store ProvidingStore returns.
+type Announcer struct {
+	dsn.ShardStore
+	r     dsn.Router
+	log   *slog.Logger
+	queue chan dsn.ShardID
+	done  chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+}
+
+// ReceiveShard stores the shard and queues its announcement.
+func (a *Announcer) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r io.Reader) error {
+	if err := a.ShardStore.ReceiveShard(ctx, id, size, r); err != nil {
+		return err
+	}
+	a.Announce(id)
+	return nil
+}
+
+// Announce queues id for announcement without waiting.
+func (a *Announcer) Announce(id dsn.ShardID) {
+	select {
+	case a.queue <- id:
+	case <-a.done:
+	default:
+		a.log.Debug("announce queue full; shard left to the next re-announcement", "shard", id.Short())
+	}
+}
+
+func (a *Announcer) work() {
+	for {
+		select {
+		case id := <-a.queue:
+			ctx, cancel := context.WithTimeout(context.Background(), announceTimeout)
+			go func() {
+				select {
+				case <-a.done:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			if err := a.r.Provide(ctx, id); err != nil {
+				a.log.Debug("announce failed", "shard", id.Short(), "err", err)
+			}
+			cancel()
+		case <-a.done:
+			return
+		}
+	}
+}
+
+// Close stops announcing and closes the store.
+func (a *Announcer) Close() error {
+	a.once.Do(func() { close(a.done) })
+	a.wg.Wait()
+	return a.ShardStore.Close()
+}
