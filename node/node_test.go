@@ -370,3 +370,40 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestRetrieveRejectsBadManifests stores blobs that hash to their CID but
+// are not manifests, as a hostile writer could: retrieval must refuse them
+// with an error that says so, and write nothing.
+func TestRetrieveRejectsBadManifests(t *testing.T) {
+	l := startNet(t, 6)
+	res := storeBytes(t, l, []byte("a file"), StoreOptions{Public: true})
+	good, err := res.Manifest.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		blob []byte
+		want error
+	}{
+		{"garbage", []byte("this is not a manifest envelope"), manifest.ErrFormat},
+		{"bare manifest without envelope", good, manifest.ErrFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref := manifest.Reference{Manifest: manifest.CID(tt.blob)}
+			id, err := manifest.BlobID(ref.Manifest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := l.Providers[0]
+			if err := p.Store.ReceiveShard(context.Background(), id, int64(len(tt.blob)), bytes.NewReader(tt.blob)); err != nil {
+				t.Fatal(err)
+			}
+			_, err = retrieveBytes(t, l, ref)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("retrieve = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
