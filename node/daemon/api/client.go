@@ -1,0 +1,193 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AddrFile is the name, inside a repo, of the file holding the address of
+// the running daemon's API ("127.0.0.1:port").
+const AddrFile = "api"
+
+// ErrNoDaemon is returned by Dial when no daemon answers for the repo: there
+// is no api file, or the address in it does not answer.
+var ErrNoDaemon = errors.New("no daemon running for this repo")
+
+// maxAnswer bounds the size of an answer the client reads.
+const maxAnswer = 1 << 20
+
+// pingTimeout bounds how long Dial waits for a daemon to answer.
+const pingTimeout = 3 * time.Second
+
+// RemoteError is an error answer from the daemon.
+type RemoteError struct {
+	Status  int    // HTTP status
+	Code    string // one of the Code constants
+	Message string
+}
+
+func (e *RemoteError) Error() string { return e.Message }
+
+// Client calls one daemon's API.
+type Client struct {
+	base string
+	hc   *http.Client
+}
+
+// New returns a client for the API at addr (host:port).
+func New(addr string) *Client {
+	return &Client{
+		base: "http://" + addr,
+		hc: &http.Client{Transport: &http.Transport{
+			Proxy:               nil, // the API is on loopback; no proxy applies
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 4,
+			DisableCompression:  true,
+		}},
+	}
+}
+
+// Addr returns the address the client calls.
+func (c *Client) Addr() string { return strings.TrimPrefix(c.base, "http://") }
+
+// ReadAddr returns the API address recorded in repoDir, or ErrNoDaemon if
+// there is none.
+func ReadAddr(repoDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(repoDir, AddrFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%s: %w", repoDir, ErrNoDaemon)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read api address: %w", err)
+	}
+	addr := strings.TrimSpace(string(b))
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" {
+		return "", fmt.Errorf("api file in %s holds %q, not a host:port address", repoDir, addr)
+	}
+	return addr, nil
+}
+
+// Dial finds the daemon of the repo at repoDir and checks that it answers.
+// It returns ErrNoDaemon (wrapped) when none does, so callers can fall back
+// to running without one.
+func Dial(ctx context.Context, repoDir string) (*Client, error) {
+	addr, err := ReadAddr(repoDir)
+	if err != nil {
+		return nil, err
+	}
+	c := New(addr)
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if _, err := c.Status(ctx); err != nil {
+		var re *RemoteError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("daemon at %s: %w", addr, err)
+		}
+		return nil, fmt.Errorf("%w: api address %s does not answer (a stale api file?): %v", ErrNoDaemon, addr, err)
+	}
+	return c, nil
+}
+
+// Status asks the daemon for its status.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+PathStatus, nil)
+	if err != nil {
+		return nil, err
+	}
+	var s Status
+	if err := c.do(req, &s); err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	return &s, nil
+}
+
+// StoreOptions are the parameters of a store.
+type StoreOptions struct {
+	K, M   int // 0, 0: the daemon's defaults
+	Public bool
+}
+
+// Store sends the bytes of r to the daemon, which stores them on the
+// network. r is streamed, never held whole; size is its length if known
+// (-1 if not), so the daemon can refuse a file that is too large up front.
+func (c *Client) Store(ctx context.Context, r io.Reader, size int64, opts StoreOptions) (*StoreResult, error) {
+	q := url.Values{}
+	if opts.K != 0 || opts.M != 0 {
+		q.Set("k", strconv.Itoa(opts.K))
+		q.Set("m", strconv.Itoa(opts.M))
+	}
+	if opts.Public {
+		q.Set("public", "true")
+	}
+	u := c.base + PathStore
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, io.NopCloser(r))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if size >= 0 {
+		req.ContentLength = size
+	}
+	var res StoreResult
+	if err := c.do(req, &res); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &res, nil
+}
+
+// Retrieve asks the daemon to retrieve a file into a path on its machine.
+func (c *Client) Retrieve(ctx context.Context, rr RetrieveRequest) (*RetrieveResult, error) {
+	body, err := json.Marshal(rr)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+PathRetrieve, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var res RetrieveResult
+	if err := c.do(req, &res); err != nil {
+		return nil, fmt.Errorf("retrieve: %w", err)
+	}
+	return &res, nil
+}
+
+func (c *Client) do(req *http.Request, out any) error {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body := io.LimitReader(resp.Body, maxAnswer)
+	if resp.StatusCode/100 != 2 {
+		re := &RemoteError{Status: resp.StatusCode}
+		b, _ := io.ReadAll(body)
+		var e Error
+		if json.Unmarshal(b, &e) != nil || e.Message == "" {
+			e = Error{Code: CodeInternal, Message: fmt.Sprintf("daemon answered %s: %.200q", resp.Status, b)}
+		}
+		re.Code, re.Message = e.Code, e.Message
+		return re
+	}
+	if err := json.NewDecoder(body).Decode(out); err != nil {
+		return fmt.Errorf("decode daemon answer: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package api
+
+// Paths of the API's endpoints.
+const (
+	PathStore    = "/v1/store"
+	PathRetrieve = "/v1/retrieve"
+	PathStatus   = "/v1/status"
+)
+
+// StoreResult is the answer to POST /v1/store.
+type StoreResult struct {
+	// Reference is everything needed to retrieve the file; it includes the
+	// file's key unless the file was stored public.
+	Reference string `json:"reference"`
+	// Root is the plaintext file's root CID.
+	Root string `json:"root"`
+	// Size is the file's length in bytes.
+	Size int64 `json:"size"`
+	// Segments is the number of erasure-coded segments.
+	Segments int `json:"segments"`
+	K        int `json:"k"`
+	M        int `json:"m"`
+	// Stored is the number of shard bytes providers acknowledged.
+	Stored int64 `json:"stored"`
+}
+
+// RetrieveRequest is the body of POST /v1/retrieve. The daemon writes the
+// file itself, so Path is a path on the daemon's machine and must be
+// absolute.
+type RetrieveRequest struct {
+	Reference string `json:"reference"`
+	Path      string `json:"path"`
+	// Force replaces an existing file at Path.
+	Force bool `json:"force"`
+}
+
+// RetrieveResult is the answer to POST /v1/retrieve.
+type RetrieveResult struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	Root string `json:"root"`
+}
+
+// Status is the answer to GET /v1/status.
+type Status struct {
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"`
+	// Peers are the peers this node is connected to.
+	Peers []string `json:"peers"`
+	// RoutingTable is the number of peers in the DHT routing table.
+	RoutingTable int `json:"routing_table"`
+	// Provider says whether this node keeps shards for others.
+	Provider bool `json:"provider"`
+	// Shards, Used and Capacity describe the shard store (all zero when the
+	// node is not a provider); Free is Capacity - Used.
+	Shards   int64 `json:"shards"`
+	Used     int64 `json:"used"`
+	Capacity int64 `json:"capacity"`
+	Free     int64 `json:"free"`
+}
+
+// Error is the body of every answer whose status is not 2xx.
+type Error struct {
+	// Code is a stable, machine-readable name for the kind of failure.
+	Code string `json:"code"`
+	// Message says what went wrong, for people.
+	Message string `json:"message"`
+}
+
+// Error codes. The list only grows.
+const (
+	CodeBadRequest       = "bad_request"
+	CodeTooLarge         = "too_large"
+	CodeNotFound         = "not_found"
+	CodeMethod           = "method_not_allowed"
+	CodeForbidden        = "forbidden"
+	CodeExists           = "exists"
+	CodeNotEnoughPeers   = "not_enough_providers"
+	CodeNotEnoughShards  = "not_enough_shards"
+	CodeManifestNotFound = "manifest_not_found"
+	CodeIntegrity        = "integrity"
+	CodeCanceled         = "canceled"
+	CodeInternal         = "internal"
+)

@@ -1,0 +1,233 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// ConfigFile is the name of the config file inside a repo.
+const ConfigFile = "config.json"
+
+// Bounds on what a config may hold.
+const (
+	maxConfigSize = 1 << 20
+	maxListen     = 32
+	maxBootstrap  = 256
+	maxAddrLen    = 1024
+)
+
+// ErrBadConfig is returned (wrapped, with what was wrong) when a config file
+// cannot be parsed or holds invalid values.
+var ErrBadConfig = errors.New("invalid config")
+
+// Config is a node's configuration, kept as JSON in the repo.
+type Config struct {
+	// Listen are the multiaddrs the node listens on.
+	Listen []string `json:"listen"`
+	// Bootstrap are multiaddrs, each ending in /p2p/<peer id>, of peers to
+	// contact first. Peers remembered from earlier runs are tried as well.
+	Bootstrap []string `json:"bootstrap"`
+	// Capacity is how many bytes of shards the node keeps for others; 0
+	// means the node is not a provider (it stores and retrieves its own
+	// files only, and is a DHT client).
+	Capacity int64 `json:"capacity"`
+	// API is the address of the local HTTP API. It must be a loopback IP
+	// and a port; port 0 picks a free one, recorded in the repo's api file.
+	API string `json:"api"`
+	// MDNS finds peers on the local network.
+	MDNS bool `json:"mdns"`
+}
+
+// DefaultConfig returns the configuration dsn init writes unless told
+// otherwise: a provider of 10 GiB listening on TCP and QUIC port 4001.
+func DefaultConfig() Config {
+	return Config{
+		Listen: []string{
+			"/ip4/0.0.0.0/tcp/4001",
+			"/ip4/0.0.0.0/udp/4001/quic-v1",
+			"/ip6/::/tcp/4001",
+			"/ip6/::/udp/4001/quic-v1",
+		},
+		Bootstrap: []string{},
+		Capacity:  10 << 30,
+		API:       "127.0.0.1:0",
+	}
+}
+
+// Validate reports the first thing wrong with c, saying which field and why.
+func (c *Config) Validate() error {
+	if len(c.Listen) == 0 {
+		return fmt.Errorf("%w: listen: no addresses (the node could not be reached)", ErrBadConfig)
+	}
+	if len(c.Listen) > maxListen {
+		return fmt.Errorf("%w: listen: %d addresses, at most %d allowed", ErrBadConfig, len(c.Listen), maxListen)
+	}
+	for i, a := range c.Listen {
+		if err := checkMultiaddr(a, false); err != nil {
+			return fmt.Errorf("%w: listen[%d]: %v", ErrBadConfig, i, err)
+		}
+	}
+	if len(c.Bootstrap) > maxBootstrap {
+		return fmt.Errorf("%w: bootstrap: %d addresses, at most %d allowed", ErrBadConfig, len(c.Bootstrap), maxBootstrap)
+	}
+	for i, a := range c.Bootstrap {
+		if err := checkMultiaddr(a, true); err != nil {
+			return fmt.Errorf("%w: bootstrap[%d]: %v", ErrBadConfig, i, err)
+		}
+	}
+	if c.Capacity < 0 {
+		return fmt.Errorf("%w: capacity: %d is negative (0 means: not a provider)", ErrBadConfig, c.Capacity)
+	}
+	if err := checkAPIAddr(c.API); err != nil {
+		return fmt.Errorf("%w: api: %v", ErrBadConfig, err)
+	}
+	return nil
+}
+
+// checkMultiaddr checks that s is a multiaddr; withPeer also requires it to
+// end in /p2p/<peer id>, as a bootstrap address must.
+func checkMultiaddr(s string, withPeer bool) error {
+	if len(s) > maxAddrLen {
+		return fmt.Errorf("address of %d bytes, at most %d allowed", len(s), maxAddrLen)
+	}
+	a, err := ma.NewMultiaddr(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a multiaddr (like /ip4/1.2.3.4/tcp/4001): %v", s, err)
+	}
+	_, hasPeer := lastP2P(a)
+	if withPeer && !hasPeer {
+		return fmt.Errorf("%q does not end in /p2p/<peer id>", s)
+	}
+	if !withPeer && hasPeer {
+		return fmt.Errorf("%q names a peer; a listen address must not", s)
+	}
+	return nil
+}
+
+func lastP2P(a ma.Multiaddr) (string, bool) {
+	if len(a) == 0 {
+		return "", false
+	}
+	last := a[len(a)-1]
+	if last.Protocol().Code != ma.P_P2P {
+		return "", false
+	}
+	return last.Value(), true
+}
+
+// checkAPIAddr checks that s is a loopback IP and a port: the API can write
+// files anywhere the daemon can, so it must never face the network.
+func checkAPIAddr(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %v", s, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q: the API listens on a loopback IP only (like 127.0.0.1:0), not %q", s, host)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil || strings.HasPrefix(port, "-") {
+		return fmt.Errorf("%q: bad port %q", s, port)
+	}
+	return nil
+}
+
+// ParseConfig decodes and validates a config. Unknown fields are errors, so
+// that a misspelt field is not silently ignored.
+func ParseConfig(r io.Reader) (Config, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	if len(b) > maxConfigSize {
+		return Config{}, fmt.Errorf("%w: larger than %d bytes", ErrBadConfig, maxConfigSize)
+	}
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("%w: %v", ErrBadConfig, describeJSONError(b, err))
+	}
+	if dec.More() {
+		return Config{}, fmt.Errorf("%w: data after the JSON object", ErrBadConfig)
+	}
+	if c.Bootstrap == nil {
+		c.Bootstrap = []string{}
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// describeJSONError adds the line of a syntax error, so that a person
+// editing the file can find it.
+func describeJSONError(b []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line := 1 + bytes.Count(b[:min(int(se.Offset), len(b))], []byte("\n"))
+		return fmt.Sprintf("line %d: %v", line, err)
+	}
+	return err.Error()
+}
+
+// LoadConfig reads and validates the config file at path.
+func LoadConfig(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, err
+	}
+	defer f.Close()
+	c, err := ParseConfig(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Marshal returns the config as indented JSON.
+func (c Config) Marshal() []byte {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		panic(err) // a Config always marshals
+	}
+	return append(b, '\n')
+}
+
+// Overrides are command-line settings that take precedence over the config
+// file for one run; they are not written back.
+type Overrides struct {
+	Listen    []string // nil: the config's
+	Bootstrap []string // nil: the config's; added to, not replacing, them
+	Capacity  *int64
+	API       string
+}
+
+// Apply returns c with o applied, validated.
+func (o Overrides) Apply(c Config) (Config, error) {
+	if o.Listen != nil {
+		c.Listen = o.Listen
+	}
+	if o.Bootstrap != nil {
+		c.Bootstrap = append(append([]string{}, c.Bootstrap...), o.Bootstrap...)
+	}
+	if o.Capacity != nil {
+		c.Capacity = *o.Capacity
+	}
+	if o.API != "" {
+		c.API = o.API
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

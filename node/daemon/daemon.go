@@ -1,0 +1,255 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/node"
+	"github.com/dsn-project/dsn/node/shardstore"
+)
+
+// Host is what the daemon needs from the network: streams to peers, the
+// DHT, and the bookkeeping around them. *p2p.Host is the real one; tests
+// use the in-process transport.
+type Host interface {
+	dsn.Transport
+	dsn.Router
+	// Addrs are the addresses others can reach this node at, each ending
+	// in /p2p/<peer id>.
+	Addrs() []string
+	// RoutingTableSize is the number of peers in the DHT routing table.
+	RoutingTableSize() int
+	// Bootstrap connects to the bootstrap and remembered peers and fills
+	// the routing table.
+	Bootstrap(ctx context.Context) error
+	// SavePeers writes the peers worth remembering to the repo.
+	SavePeers() error
+	// WaitForPeers returns once at least n peers are in the routing table.
+	WaitForPeers(ctx context.Context, n int) error
+	Close() error
+}
+
+// Intervals of the daemon's background work.
+const (
+	savePeersEvery  = time.Minute
+	reannounceEvery = 12 * time.Hour // provider records live 48 h in the DHT
+	bootstrapRetry  = 2 * time.Second
+	bootstrapMax    = time.Minute
+	shutdownTimeout = 10 * time.Second
+)
+
+// Options tune a daemon beyond its config.
+type Options struct {
+	Logger *slog.Logger
+	// PeerString formats a peer ID for people (nil: the ID as is).
+	PeerString func(dsn.PeerID) string
+	// Client configures the node's client; its Router and Logger are set by
+	// the daemon when nil.
+	Client node.ClientOptions
+	// Timeouts of API requests (0: defaults).
+	API APIOptions
+}
+
+// Daemon is a running node: a shard store served to the network when the
+// node is a provider, a client for its own files, and the HTTP API.
+type Daemon struct {
+	repo   *Repo
+	host   Host
+	log    *slog.Logger
+	opts   Options
+	store  *node.Announcer // nil unless a provider
+	client *node.Client
+	api    *http.Server
+	addr   net.Addr
+
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+	once   sync.Once
+	err    error
+}
+
+// Start runs a node on host for the open repo r: it opens the shard store
+// (when the config gives the node capacity) and serves it, starts the API
+// and writes the repo's api and pid files, and bootstraps in the
+// background. The caller keeps ownership of r and host and closes them
+// after Stop.
+func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.PeerString == nil {
+		opts.PeerString = func(p dsn.PeerID) string { return string(p) }
+	}
+	d := &Daemon{repo: r, host: host, log: log, opts: opts}
+	cfg := r.Config
+
+	if cfg.Capacity > 0 {
+		st, err := shardstore.Open(r.Path(ShardsDir), shardstore.Options{Capacity: cfg.Capacity, Logger: log.With("component", "shardstore")})
+		if err != nil {
+			return nil, fmt.Errorf("start: %w", err)
+		}
+		d.store = node.ProvidingStore(st, host, log.With("component", "announce"))
+		node.ServeProvider(host, r.Path(ShardsDir), d.store, log.With("component", "shardproto"))
+	}
+	copts := opts.Client
+	if copts.Router == nil {
+		copts.Router = host
+	}
+	if copts.Logger == nil {
+		copts.Logger = log.With("component", "client")
+	}
+	d.client = node.NewClient(host, copts)
+
+	ln, err := net.Listen("tcp", cfg.API)
+	if err != nil {
+		d.closeStore()
+		return nil, fmt.Errorf("start: api: %w", err)
+	}
+	d.addr = ln.Addr()
+	d.api = d.newAPIServer(opts.API)
+	go func() {
+		if err := d.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("api server stopped", "err", err)
+		}
+	}()
+	if err := writeFileAtomic(r.Path(PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		d.stopAPI()
+		d.closeStore()
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	// The api file is written last: once it is there, the node answers.
+	if err := writeFileAtomic(r.Path(APIFile), []byte(d.addr.String()+"\n"), 0o600); err != nil {
+		d.stopAPI()
+		d.closeStore()
+		os.Remove(r.Path(PIDFile))
+		return nil, fmt.Errorf("start: %w", err)
+	}
+
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.cancel = cancel
+	d.bg.Go(func() { d.bootstrap(bctx) })
+	d.bg.Go(func() { d.every(bctx, savePeersEvery, d.savePeers) })
+	if d.store != nil {
+		d.bg.Go(func() { d.every(bctx, reannounceEvery, d.reannounce) })
+	}
+	log.Info("node running", "peer", opts.PeerString(host.Self()), "api", d.addr.String(), "provider", d.store != nil, "capacity", cfg.Capacity)
+	return d, nil
+}
+
+// APIAddr is the address the API listens on.
+func (d *Daemon) APIAddr() string { return d.addr.String() }
+
+// Client is the node's client, for storing and retrieving its own files.
+func (d *Daemon) Client() *node.Client { return d.client }
+
+// bootstrap retries with backoff until the routing table has a peer, so a
+// node started before its bootstrap peers still joins once they are up.
+func (d *Daemon) bootstrap(ctx context.Context) {
+	wait := bootstrapRetry
+	for {
+		err := d.host.Bootstrap(ctx)
+		if err == nil && d.host.RoutingTableSize() > 0 {
+			d.log.Info("bootstrapped", "routing_table", d.host.RoutingTableSize())
+			if d.store != nil {
+				d.reannounce(ctx)
+			}
+			return
+		}
+		if err != nil {
+			d.log.Warn("bootstrap failed; will retry", "err", err, "retry_in", wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, bootstrapMax)
+	}
+}
+
+func (d *Daemon) every(ctx context.Context, interval time.Duration, f func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f(ctx)
+		}
+	}
+}
+
+func (d *Daemon) savePeers(context.Context) {
+	if err := d.host.SavePeers(); err != nil {
+		d.log.Warn("save peers", "err", err)
+	}
+}
+
+// reannounce queues an announcement of every shard held, so provider
+// records outlive their expiry and announcements dropped under load are
+// made eventually.
+func (d *Daemon) reannounce(ctx context.Context) {
+	n := 0
+	for info, err := range d.store.Shards(ctx) {
+		if err != nil {
+			d.log.Warn("re-announce: list shards", "err", err)
+			return
+		}
+		d.store.Announce(info.ID)
+		n++
+	}
+	d.log.Debug("re-announced shards", "count", n)
+}
+
+// Stop shuts the node down: the API first (so no new work starts), then
+// background work, then the store. It saves the peers and removes the api
+// and pid files. It is safe to call more than once.
+func (d *Daemon) Stop() error {
+	d.once.Do(func() {
+		var errs []error
+		d.stopAPI()
+		d.cancel()
+		d.bg.Wait()
+		if err := d.host.SavePeers(); err != nil {
+			errs = append(errs, fmt.Errorf("save peers: %w", err))
+		}
+		if err := d.closeStore(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+		for _, f := range []string{APIFile, PIDFile} {
+			if err := os.Remove(d.repo.Path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		d.err = errors.Join(errs...)
+	})
+	return d.err
+}
+
+func (d *Daemon) stopAPI() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := d.api.Shutdown(ctx); err != nil {
+		d.api.Close() // requests still running are cut off
+	}
+}
+
+func (d *Daemon) closeStore() error {
+	if d.store == nil {
+		return nil
+	}
+	return d.store.Close()
+}

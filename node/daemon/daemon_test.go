@@ -1,0 +1,291 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/market"
+	"github.com/dsn-project/dsn/node"
+	"github.com/dsn-project/dsn/node/daemon/api"
+	"github.com/dsn-project/dsn/node/inproc"
+	"github.com/dsn-project/dsn/node/shardstore/memstore"
+)
+
+// inprocHost is a Host over the in-process transport: routing ranks the
+// transport's peers by the same XOR metric the DHT uses, and there is no
+// routing table beyond the peers themselves.
+type inprocHost struct {
+	*inproc.Transport
+	saves atomic.Int64
+}
+
+func (h *inprocHost) ClosestPeers(_ context.Context, id dsn.ShardID) ([]dsn.PeerID, error) {
+	return market.Rank(id.Multihash(), h.Peers()), nil
+}
+func (h *inprocHost) Provide(context.Context, dsn.ShardID) error { return nil }
+func (h *inprocHost) FindProviders(context.Context, dsn.ShardID, int) ([]dsn.PeerID, error) {
+	return nil, nil
+}
+func (h *inprocHost) Addrs() []string                 { return []string{"/inproc/" + string(h.Self())} }
+func (h *inprocHost) RoutingTableSize() int           { return len(h.Peers()) }
+func (h *inprocHost) Bootstrap(context.Context) error { return nil }
+func (h *inprocHost) SavePeers() error                { h.saves.Add(1); return nil }
+func (h *inprocHost) WaitForPeers(ctx context.Context, n int) error {
+	if len(h.Peers()) >= n {
+		return nil
+	}
+	return fmt.Errorf("%d peers, want %d", len(h.Peers()), n)
+}
+func (h *inprocHost) Close() error { return nil }
+
+// testNet is an in-process network of memory providers to which daemons
+// are added.
+type testNet struct {
+	net *inproc.Network
+}
+
+func newTestNet(t *testing.T, providers int) *testNet {
+	n := &testNet{net: inproc.NewNetwork()}
+	for i := range providers {
+		st := memstore.New(0)
+		t.Cleanup(func() { st.Close() })
+		node.ServeProvider(n.net.Add(dsn.PeerID(fmt.Sprintf("mem-%d", i))), "", st, nil)
+	}
+	return n
+}
+
+// startDaemon initialises a repo with capacity and runs a daemon for it on
+// the network under the name id.
+func (n *testNet) startDaemon(t *testing.T, id string, capacity int64, apiOpts APIOptions) (*Daemon, *Repo, *inprocHost) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), id)
+	cfg := DefaultConfig()
+	cfg.Capacity = capacity
+	if _, err := Init(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRepo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &inprocHost{Transport: n.net.Add(dsn.PeerID(id))}
+	d, err := Start(context.Background(), r, h, Options{API: apiOpts, Client: node.ClientOptions{ShardTimeout: 20 * time.Second}})
+	if err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.Stop()
+		r.Close()
+	})
+	return d, r, h
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func randomBytes(n int, seed byte) []byte {
+	b := make([]byte, n)
+	rand.NewChaCha8([32]byte{seed}).Read(b)
+	return b
+}
+
+func TestAPIStoreRetrieveStatus(t *testing.T) {
+	n := newTestNet(t, 5)
+	_, prepo, _ := n.startDaemon(t, "provider", 64<<20, APIOptions{})
+	_, crepo, _ := n.startDaemon(t, "client", 0, APIOptions{})
+	ctx := ctxT(t)
+
+	c, err := api.Dial(ctx, crepo.Dir)
+	if err != nil {
+		t.Fatalf("Dial(client repo): %v", err)
+	}
+	data := randomBytes(3<<20+5, 1)
+	res, err := c.Store(ctx, bytes.NewReader(data), int64(len(data)), api.StoreOptions{K: 4, M: 2})
+	if err != nil {
+		t.Fatalf("Store: %v", err)
+	}
+	if res.Size != int64(len(data)) || res.K != 4 || res.M != 2 || res.Segments != 1 || !strings.HasPrefix(res.Reference, "dsn:") {
+		t.Errorf("Store = %+v, want size %d, k=4 m=2, 1 segment, a dsn: reference", res, len(data))
+	}
+
+	// k+m = 6 shards on 6 distinct peers: all five memory providers and
+	// the provider daemon; the client daemon holds nothing.
+	p, err := api.Dial(ctx, prepo.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := p.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ps.Provider || ps.Shards < 1 || ps.Used <= 0 || ps.Capacity != 64<<20 || ps.Free != ps.Capacity-ps.Used {
+		t.Errorf("provider status = %+v, want a provider holding at least one shard", ps)
+	}
+	if ps.PeerID != "provider" || len(ps.Peers) != 6 || ps.RoutingTable != 6 || len(ps.Addrs) != 1 {
+		t.Errorf("provider status = %+v, want peer provider with 6 peers", ps)
+	}
+	cs, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.Provider || cs.Shards != 0 || cs.Capacity != 0 {
+		t.Errorf("client status = %+v, want no storage", cs)
+	}
+
+	out := filepath.Join(t.TempDir(), "out")
+	rr, err := c.Retrieve(ctx, api.RetrieveRequest{Reference: res.Reference, Path: out})
+	if err != nil {
+		t.Fatalf("Retrieve: %v", err)
+	}
+	if rr.Size != int64(len(data)) || rr.Root != res.Root {
+		t.Errorf("Retrieve = %+v, want size %d root %s", rr, len(data), res.Root)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("retrieved file: %d bytes, err %v; want the %d stored bytes", len(got), err, len(data))
+	}
+
+	_, err = c.Retrieve(ctx, api.RetrieveRequest{Reference: res.Reference, Path: out})
+	if re := remote(err); re == nil || re.Status != http.StatusConflict || re.Code != api.CodeExists {
+		t.Errorf("Retrieve onto an existing file = %v, want 409 %s", err, api.CodeExists)
+	}
+	if _, err := c.Retrieve(ctx, api.RetrieveRequest{Reference: res.Reference, Path: out, Force: true}); err != nil {
+		t.Errorf("Retrieve with force = %v, want success", err)
+	}
+}
+
+func remote(err error) *api.RemoteError {
+	var re *api.RemoteError
+	if errors.As(err, &re) {
+		return re
+	}
+	return nil
+}
+
+func TestAPIStoreNotEnoughProviders(t *testing.T) {
+	n := newTestNet(t, 2)
+	_, r, _ := n.startDaemon(t, "client", 0, APIOptions{})
+	ctx := ctxT(t)
+	c, err := api.Dial(ctx, r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A body larger than any socket buffer: the answer must arrive even
+	// though the daemon refuses before reading it.
+	data := randomBytes(8<<20, 2)
+	_, err = c.Store(ctx, bytes.NewReader(data), int64(len(data)), api.StoreOptions{})
+	if re := remote(err); re == nil || re.Status != http.StatusServiceUnavailable || re.Code != api.CodeNotEnoughPeers {
+		t.Fatalf("Store with 2 providers = %v, want 503 %s", err, api.CodeNotEnoughPeers)
+	}
+}
+
+func TestAPIBadRequests(t *testing.T) {
+	n := newTestNet(t, 6)
+	d, _, _ := n.startDaemon(t, "client", 0, APIOptions{MaxStoreSize: 1 << 20})
+	base := "http://" + d.APIAddr()
+	abs := filepath.Join(t.TempDir(), "x")
+	tests := []struct {
+		name        string
+		method, url string
+		header      map[string]string
+		body        io.Reader
+		length      int64 // -1: unknown (chunked)
+		status      int
+		code        string
+	}{
+		{"bad k", "POST", "/v1/store?k=x", nil, strings.NewReader("a"), 1, 400, api.CodeBadRequest},
+		{"k+m too wide", "POST", "/v1/store?k=200&m=100", nil, strings.NewReader("a"), 1, 400, api.CodeBadRequest},
+		{"bad public", "POST", "/v1/store?public=maybe", nil, strings.NewReader("a"), 1, 400, api.CodeBadRequest},
+		{"declared too large", "POST", "/v1/store", nil, bytes.NewReader(make([]byte, 2<<20)), 2 << 20, 413, api.CodeTooLarge},
+		{"streamed too large", "POST", "/v1/store", nil, bytes.NewReader(make([]byte, 2<<20)), -1, 413, api.CodeTooLarge},
+		{"retrieve not json", "POST", "/v1/retrieve", nil, strings.NewReader("{}"), 2, 415, api.CodeBadRequest},
+		{"retrieve bad json", "POST", "/v1/retrieve", map[string]string{"Content-Type": "application/json"}, strings.NewReader("{"), 1, 400, api.CodeBadRequest},
+		{"retrieve unknown field", "POST", "/v1/retrieve", map[string]string{"Content-Type": "application/json"}, strings.NewReader(`{"ref":"x"}`), 11, 400, api.CodeBadRequest},
+		{"retrieve huge", "POST", "/v1/retrieve", map[string]string{"Content-Type": "application/json"}, strings.NewReader(`{"reference":"` + strings.Repeat("a", 100<<10) + `"}`), -1, 413, api.CodeTooLarge},
+		{"retrieve bad reference", "POST", "/v1/retrieve", map[string]string{"Content-Type": "application/json"}, strings.NewReader(`{"reference":"dsn:nope","path":"` + abs + `"}`), -1, 400, api.CodeBadRequest},
+		{"retrieve relative path", "POST", "/v1/retrieve", map[string]string{"Content-Type": "application/json"}, strings.NewReader(`{"reference":"dsn:bafkr4ifpcne3t5pzugtkaqcn5i3nzskjtpfslsnnyejlpte2spfoihzsmi","path":"out"}`), -1, 400, api.CodeBadRequest},
+		{"unknown endpoint", "GET", "/v1/nope", nil, nil, 0, 404, api.CodeNotFound},
+		{"wrong method", "GET", "/v1/store", nil, nil, 0, 405, api.CodeMethod},
+		{"from a web page", "GET", "/v1/status", map[string]string{"Origin": "https://evil.example"}, nil, 0, 403, api.CodeForbidden},
+		{"rebound host", "GET", "/v1/status", map[string]string{"Host": "evil.example:80"}, nil, 0, 403, api.CodeForbidden},
+		{"huge header", "GET", "/v1/status", map[string]string{"X-Big": strings.Repeat("a", 64<<10)}, nil, 0, 431, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(ctxT(t), tt.method, base+tt.url, tt.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.ContentLength = tt.length
+			for k, v := range tt.header {
+				if k == "Host" {
+					req.Host = v
+				}
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.url, resp.StatusCode, b, tt.status)
+			}
+			if tt.code == "" {
+				return
+			}
+			var e api.Error
+			if err := jsonDecode(b, &e); err != nil || e.Code != tt.code || e.Message == "" {
+				t.Errorf("%s %s body = %s, want a JSON error with code %s and a message", tt.method, tt.url, b, tt.code)
+			}
+		})
+	}
+}
+
+func TestStopRemovesFilesAndDialFails(t *testing.T) {
+	n := newTestNet(t, 1)
+	d, r, h := n.startDaemon(t, "p", 1<<20, APIOptions{})
+	for _, f := range []string{APIFile, PIDFile} {
+		if _, err := os.Stat(r.Path(f)); err != nil {
+			t.Errorf("running daemon: %s: %v", f, err)
+		}
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	for _, f := range []string{APIFile, PIDFile} {
+		if _, err := os.Stat(r.Path(f)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stopped daemon: %s still there (%v)", f, err)
+		}
+	}
+	if h.saves.Load() == 0 {
+		t.Error("Stop did not save the peers")
+	}
+	if _, err := api.Dial(ctxT(t), r.Dir); !errors.Is(err, api.ErrNoDaemon) {
+		t.Errorf("Dial after Stop = %v, want ErrNoDaemon", err)
+	}
+	// A stale api file (a killed daemon) is not taken for a live daemon.
+	if err := os.WriteFile(r.Path(APIFile), []byte(d.APIAddr()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Dial(ctxT(t), r.Dir); !errors.Is(err, api.ErrNoDaemon) {
+		t.Errorf("Dial with a stale api file = %v, want ErrNoDaemon", err)
+	}
+}

@@ -1,0 +1,164 @@
+//go:build dsnp2p
+
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dsn-project/dsn/node"
+	"github.com/dsn-project/dsn/node/p2p"
+)
+
+// newIdentity creates the node's key at path and returns its peer ID.
+func newIdentity(path string) (string, error) {
+	key, err := p2p.LoadOrCreateKey(path)
+	if err != nil {
+		return "", err
+	}
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
+
+// RunOptions configure Run.
+type RunOptions struct {
+	Logger *slog.Logger
+	// Ready, if set, is called once the node is up and its API answers.
+	Ready func(*Daemon)
+}
+
+// Run runs the node of the repo in dir until ctx is done: it takes the
+// repo's lock, starts a libp2p host (a DHT server when the node has
+// capacity), runs the daemon on it, and on the way out stops it, saves the
+// peers and releases the lock.
+func Run(ctx context.Context, dir string, ov Overrides, opts RunOptions) (err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r, err := OpenRepo(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if r.Config, err = ov.Apply(r.Config); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	h, err := newHost(ctx, r, r.Config.Capacity > 0, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := h.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close host: %w", cerr))
+		}
+	}()
+	d, err := Start(ctx, r, h, Options{Logger: log, PeerString: p2p.PeerIDString})
+	if err != nil {
+		return err
+	}
+	if opts.Ready != nil {
+		opts.Ready(d)
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	return d.Stop()
+}
+
+func newHost(ctx context.Context, r *Repo, server bool, log *slog.Logger) (*p2p.Host, error) {
+	key, err := p2p.LoadOrCreateKey(r.Path(KeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	h, err := p2p.New(ctx, key, p2p.Config{
+		ListenAddrs: r.Config.Listen,
+		Bootstrap:   r.Config.Bootstrap,
+		PeersFile:   r.Path(PeersFile),
+		MDNS:        r.Config.MDNS,
+		Server:      server,
+		Logger:      log.With("component", "p2p"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start libp2p host: %w", err)
+	}
+	return h, nil
+}
+
+// Session is a temporary node for one command, run from a repo whose daemon
+// is not running: a DHT client with the repo's identity and config that
+// serves nothing.
+type Session struct {
+	Client *node.Client
+	repo   *Repo
+	host   *p2p.Host
+	log    *slog.Logger
+}
+
+// OpenSession starts a temporary node from the repo in dir and bootstraps
+// it. It holds the repo's lock until Close, so a daemon cannot start on the
+// repo meanwhile.
+func OpenSession(ctx context.Context, dir string, ov Overrides, log *slog.Logger) (*Session, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r, err := OpenRepo(dir)
+	if err != nil {
+		return nil, err
+	}
+	if r.Config, err = ov.Apply(r.Config); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	h, err := newHost(ctx, r, false, log)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	s := &Session{repo: r, host: h, log: log}
+	if err := h.Bootstrap(ctx); err != nil {
+		log.Warn("bootstrap", "err", err)
+	}
+	s.Client = node.NewClient(h, node.ClientOptions{Router: h, Logger: log.With("component", "client")})
+	return s, nil
+}
+
+// WaitForPeers waits up to timeout for n peers in the routing table. It
+// returns the number there are when it gives up, with an error only when
+// there are none at all: with fewer than wanted a store may still find
+// enough providers, and its own error says so if not.
+func (s *Session) WaitForPeers(ctx context.Context, n int, timeout time.Duration) (int, error) {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := s.host.WaitForPeers(wctx, n)
+	have := s.host.RoutingTableSize()
+	if err != nil && have == 0 {
+		if ctx.Err() != nil {
+			return 0, context.Cause(ctx)
+		}
+		return 0, fmt.Errorf("no peers found within %v (check the bootstrap list in %s): %w", timeout, s.repo.Path(ConfigFile), err)
+	}
+	return have, nil
+}
+
+// Close saves the peers seen, stops the node and releases the repo.
+func (s *Session) Close() error {
+	var errs []error
+	if err := s.host.SavePeers(); err != nil {
+		errs = append(errs, fmt.Errorf("save peers: %w", err))
+	}
+	if err := s.host.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close host: %w", err))
+	}
+	if err := s.repo.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
