@@ -48,7 +48,6 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-
 func TestConfigRoundTrip(t *testing.T) {
 	c := DefaultConfig()
 	c.Bootstrap = []string{"/ip4/10.0.0.1/tcp/4001/p2p/" + testPeer}

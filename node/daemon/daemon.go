@@ -14,6 +14,7 @@ import (
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/node"
+	"github.com/dsn-project/dsn/node/p2p"
 	"github.com/dsn-project/dsn/node/shardstore"
 )
 
@@ -152,21 +153,36 @@ func (d *Daemon) APIAddr() string { return d.addr.String() }
 // Client is the node's client, for storing and retrieving its own files.
 func (d *Daemon) Client() *node.Client { return d.client }
 
-// bootstrap retries with backoff until the routing table has a peer, so a
-// node started before its bootstrap peers still joins once they are up.
+// bootstrap joins the network and keeps the node in it: it retries with
+// backoff while the routing table is empty (a node started before its
+// bootstrap peers joins once they are up; one that lost every peer tries
+// its remembered and bootstrap peers again), and announces the shards held
+// the first time the node is in.
 func (d *Daemon) bootstrap(ctx context.Context) {
 	wait := bootstrapRetry
+	announced := false
+	quiet := false
 	for {
-		err := d.host.Bootstrap(ctx)
-		if err == nil && d.host.RoutingTableSize() > 0 {
-			d.log.Info("bootstrapped", "routing_table", d.host.RoutingTableSize())
-			if d.store != nil {
-				d.reannounce(ctx)
+		if d.host.RoutingTableSize() == 0 {
+			err := d.host.Bootstrap(ctx)
+			switch {
+			case err == nil:
+				d.log.Info("bootstrapped", "routing_table", d.host.RoutingTableSize())
+			case errors.Is(err, p2p.ErrNoBootstrapPeers):
+				if !quiet {
+					d.log.Info("no bootstrap peers configured or remembered: waiting for peers to connect")
+					quiet = true
+				}
+			case ctx.Err() == nil:
+				d.log.Warn("bootstrap failed; will retry", "err", err, "retry_in", wait)
 			}
-			return
 		}
-		if err != nil {
-			d.log.Warn("bootstrap failed; will retry", "err", err, "retry_in", wait)
+		if d.host.RoutingTableSize() > 0 {
+			wait = bootstrapRetry
+			if !announced && d.store != nil {
+				d.reannounce(ctx)
+				announced = true
+			}
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -175,7 +191,9 @@ func (d *Daemon) bootstrap(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		wait = min(2*wait, bootstrapMax)
+		if d.host.RoutingTableSize() == 0 {
+			wait = min(2*wait, bootstrapMax)
+		}
 	}
 }
 

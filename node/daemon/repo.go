@@ -191,3 +191,20 @@ func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// WriteConfig validates cfg and replaces the config of the repo in dir with
+// it. The repo must exist and must not be in use.
+func WriteConfig(dir string, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	r, err := OpenRepo(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := writeFileAtomic(r.Path(ConfigFile), cfg.Marshal(), 0o600); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	return nil
+}

@@ -1,5 +1,3 @@
-//go:build dsnp2p
-
 package daemon
 
 import (

@@ -1,0 +1,386 @@
+package testnet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dsn-project/dsn/node/daemon"
+	"github.com/dsn-project/dsn/node/daemon/api"
+)
+
+// Names in a testnet directory.
+const (
+	EnvFile    = "env"        // holds the line DSN_REPO=<dir>/client
+	ClientName = "client"     // the client node's repo
+	LogFile    = "daemon.log" // each daemon's output, inside its repo
+)
+
+// MaxProviders bounds the size of a testnet.
+const MaxProviders = 64
+
+// ErrRunning is returned by Up when a node of the testnet is already running.
+var ErrRunning = errors.New("testnet node already running")
+
+// Options configure Up.
+type Options struct {
+	// Providers is the number of provider nodes.
+	Providers int
+	// Dir holds the nodes' repos. Repos already there are reused, so a
+	// testnet that was brought down can be brought up again with its data.
+	Dir string
+	// Binary is the dsn executable to run.
+	Binary string
+	// Capacity of each provider in bytes (0: 1 GiB).
+	Capacity int64
+	// Timeout bounds the whole start (0: one minute).
+	Timeout time.Duration
+	// Log receives one line per step (nil: discarded).
+	Log io.Writer
+}
+
+// Node is one running node of a testnet.
+type Node struct {
+	Name   string
+	Dir    string
+	PID    int
+	API    string
+	Status *api.Status
+}
+
+// Up starts the testnet's nodes as separate processes and returns once each
+// has its routing table populated: every provider knows every other one, and
+// the client knows every provider. It then writes the env file.
+func Up(ctx context.Context, o Options) ([]Node, error) {
+	if o.Providers < 1 || o.Providers > MaxProviders {
+		return nil, fmt.Errorf("testnet: %d providers is out of range [1, %d]", o.Providers, MaxProviders)
+	}
+	if o.Capacity <= 0 {
+		o.Capacity = 1 << 30
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Minute
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+
+	names := make([]string, 0, o.Providers+1)
+	for i := 1; i <= o.Providers; i++ {
+		names = append(names, fmt.Sprintf("node-%d", i))
+	}
+	names = append(names, ClientName)
+	for _, n := range names {
+		if locked, err := daemon.Locked(filepath.Join(dir, n)); err != nil {
+			return nil, fmt.Errorf("testnet: %s: %w", n, err)
+		} else if locked {
+			return nil, fmt.Errorf("testnet: %s in %s: %w (run dsn testnet down --dir %s first)", n, dir, ErrRunning, o.Dir)
+		}
+	}
+	if err := initRepos(dir, names, o.Capacity, o.Log); err != nil {
+		return nil, err
+	}
+
+	// Start every node at once: their bootstrap addresses are fixed in
+	// their configs, and a node whose bootstrap peer is not up yet retries.
+	exited := make(chan string, len(names))
+	nodes := make([]Node, len(names))
+	for i, n := range names {
+		pid, err := start(o.Binary, filepath.Join(dir, n), func(msg string) { exited <- n + ": " + msg })
+		if err != nil {
+			stopStarted(dir, names[:i])
+			return nil, fmt.Errorf("testnet: start %s: %w", n, err)
+		}
+		nodes[i] = Node{Name: n, Dir: filepath.Join(dir, n), PID: pid}
+		fmt.Fprintf(o.Log, "started %s (pid %d)\n", n, pid)
+	}
+	if err := waitReady(ctx, nodes, o.Providers, exited); err != nil {
+		stopStarted(dir, names)
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	env := "DSN_REPO=" + filepath.Join(dir, ClientName) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, EnvFile), []byte(env), 0o644); err != nil {
+		stopStarted(dir, names)
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	return nodes, nil
+}
+
+// initRepos creates the repos that do not exist yet, each listening on
+// free loopback ports, bootstrapped to node-1 and to the node before it.
+func initRepos(dir string, names []string, capacity int64, log io.Writer) error {
+	type fresh struct {
+		name, id string
+		cfg      daemon.Config
+	}
+	var news []*fresh
+	addrs := map[string]string{} // name -> bootstrap address of a new node
+	ports, err := freePorts(2 * len(names))
+	if err != nil {
+		return fmt.Errorf("testnet: %w", err)
+	}
+	for i, n := range names {
+		rdir := filepath.Join(dir, n)
+		if _, err := os.Stat(filepath.Join(rdir, daemon.ConfigFile)); err == nil {
+			fmt.Fprintf(log, "reusing %s\n", rdir)
+			continue
+		}
+		cfg := daemon.DefaultConfig()
+		tcp, udp := ports[2*i], ports[2*i+1]
+		cfg.Listen = []string{
+			fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", tcp),
+			fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", udp),
+		}
+		cfg.API = "127.0.0.1:0"
+		cfg.Capacity = capacity
+		if n == ClientName {
+			cfg.Capacity = 0
+		}
+		id, err := daemon.Init(rdir, cfg)
+		if err != nil {
+			return fmt.Errorf("testnet: %w", err)
+		}
+		news = append(news, &fresh{n, id, cfg})
+		addrs[n] = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", tcp, id)
+	}
+	for _, f := range news {
+		var boot []string
+		for _, b := range bootstrapFor(f.name, names) {
+			if a, ok := addrs[b]; ok {
+				boot = append(boot, a)
+			}
+		}
+		if len(boot) == 0 {
+			continue
+		}
+		f.cfg.Bootstrap = boot
+		if err := daemon.WriteConfig(filepath.Join(dir, f.name), f.cfg); err != nil {
+			return fmt.Errorf("testnet: %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// bootstrapFor names the nodes a node bootstraps to: node-1, and the node
+// started before it, so the network stays connected without node-1.
+func bootstrapFor(name string, names []string) []string {
+	i := slices.Index(names, name)
+	var out []string
+	if i > 0 {
+		out = append(out, names[0])
+	}
+	if i > 1 {
+		out = append(out, names[i-1])
+	}
+	return out
+}
+
+// freePorts picks n distinct free loopback ports, alternately TCP and UDP.
+// All sockets stay open until every port is picked, so no two are the same.
+func freePorts(n int) ([]int, error) {
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	ports := make([]int, n)
+	for i := range ports {
+		if i%2 == 0 {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, fmt.Errorf("pick a free port: %w", err)
+			}
+			closers = append(closers, l)
+			ports[i] = l.Addr().(*net.TCPAddr).Port
+		} else {
+			c, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				return nil, fmt.Errorf("pick a free port: %w", err)
+			}
+			closers = append(closers, c)
+			ports[i] = c.LocalAddr().(*net.UDPAddr).Port
+		}
+	}
+	return ports, nil
+}
+
+// start runs `binary node run --repo rdir` in its own process group (so a
+// Ctrl-C meant for the command that started it does not stop it), with its
+// output appended to the repo's log file. onExit is called if it exits.
+func start(binary, rdir string, onExit func(string)) (int, error) {
+	logf, err := os.OpenFile(filepath.Join(rdir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd := exec.Command(binary, "node", "run", "--repo", rdir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	go func() {
+		err := cmd.Wait()
+		onExit(fmt.Sprintf("exited (%v); see %s", err, filepath.Join(rdir, LogFile)))
+	}()
+	return cmd.Process.Pid, nil
+}
+
+// pollEvery is how often Up and Down look at the nodes.
+const pollEvery = 100 * time.Millisecond
+
+// waitReady polls every node's status until all routing tables are
+// populated, a node exits, or ctx ends.
+func waitReady(ctx context.Context, nodes []Node, providers int, exited <-chan string) error {
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		var short []string
+		for i := range nodes {
+			n := &nodes[i]
+			want := providers - 1
+			if n.Name == ClientName {
+				want = providers
+			}
+			if n.Status != nil && n.Status.RoutingTable >= want {
+				continue
+			}
+			s, err := status(ctx, n)
+			if err == nil {
+				n.Status = s
+				if s.RoutingTable >= want {
+					continue
+				}
+				short = append(short, fmt.Sprintf("%s: %d of %d peers in its routing table", n.Name, s.RoutingTable, want))
+			} else {
+				short = append(short, fmt.Sprintf("%s: %v", n.Name, err))
+			}
+		}
+		if len(short) == 0 {
+			return nil
+		}
+		select {
+		case msg := <-exited:
+			return errors.New(msg + lastLines(nodes, msg))
+		case <-ctx.Done():
+			return fmt.Errorf("not ready in time: %s", strings.Join(short, "; "))
+		case <-t.C:
+		}
+	}
+}
+
+func status(ctx context.Context, n *Node) (*api.Status, error) {
+	if n.API == "" {
+		addr, err := api.ReadAddr(n.Dir)
+		if err != nil {
+			return nil, err
+		}
+		n.API = addr
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return api.New(n.API).Status(ctx)
+}
+
+// lastLines returns the end of the log of the node msg is about, so that
+// the reason a node died is in the error.
+func lastLines(nodes []Node, msg string) string {
+	for _, n := range nodes {
+		if !strings.HasPrefix(msg, n.Name+":") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(n.Dir, LogFile))
+		if err != nil {
+			return ""
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		return "\n" + strings.Join(lines[max(0, len(lines)-5):], "\n")
+	}
+	return ""
+}
+
+func stopStarted(dir string, names []string) {
+	for _, n := range names {
+		stop(context.Background(), filepath.Join(dir, n), 5*time.Second)
+	}
+}
+
+// Down stops every node of the testnet in dir: SIGTERM, then SIGKILL for a
+// node still running after timeout. It returns the names of the nodes it
+// stopped.
+func Down(ctx context.Context, dir string, timeout time.Duration) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("testnet down: %w", err)
+	}
+	var stopped []string
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() || (!strings.HasPrefix(e.Name(), "node-") && e.Name() != ClientName) {
+			continue
+		}
+		if ctx.Err() != nil {
+			errs = append(errs, context.Cause(ctx))
+			break
+		}
+		was, err := stop(ctx, filepath.Join(dir, e.Name()), timeout)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", e.Name(), err))
+		}
+		if was {
+			stopped = append(stopped, e.Name())
+		}
+	}
+	return stopped, errors.Join(errs...)
+}
+
+// stop stops the process holding the lock of the repo in rdir, if any, and
+// reports whether there was one. The pid comes from the lock file, written
+// by the holder once it had the lock; the lock, not the pid, says whether
+// the process is still there, so a reused pid is never signalled after the
+// daemon is gone.
+func stop(ctx context.Context, rdir string, timeout time.Duration) (bool, error) {
+	locked, err := daemon.Locked(rdir)
+	if err != nil || !locked {
+		return false, err
+	}
+	b, err := os.ReadFile(filepath.Join(rdir, daemon.LockFile))
+	if err != nil {
+		return true, err
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b)))
+	if err != nil || pid <= 1 {
+		return true, fmt.Errorf("lock file holds %q, not a pid", b)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return true, fmt.Errorf("signal pid %d: %w", pid, err)
+		}
+		deadline := time.Now().Add(timeout)
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			if locked, err := daemon.Locked(rdir); err == nil && !locked {
+				return true, nil
+			}
+			time.Sleep(pollEvery)
+		}
+	}
+	return true, fmt.Errorf("pid %d still holds the repo after SIGKILL", pid)
+}
