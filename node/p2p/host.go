@@ -339,7 +339,7 @@ func (h *Host) NewStream(ctx context.Context, p dsn.PeerID, proto string) (dsn.S
 	if pid == h.h.ID() {
 		return fail(dsn.ErrUnreachable, errors.New("stream to self"))
 	}
-	if err := pid.Validate(); err != nil {
+	if _, err := peer.IDFromBytes([]byte(p)); err != nil {
 		return fail(dsn.ErrUnreachable, err)
 	}
 	if _, ok := ctx.Deadline(); !ok {

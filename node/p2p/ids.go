@@ -17,8 +17,8 @@ var ErrBadPeerID = errors.New("malformed peer id")
 // keys), for logs, status output and bootstrap lists. A PeerID that is not
 // a valid libp2p peer ID is shown in hex so that it is still visible.
 func PeerIDString(p dsn.PeerID) string {
-	id := peer.ID(p)
-	if err := id.Validate(); err != nil {
+	id, err := peer.IDFromBytes([]byte(p))
+	if err != nil {
 		return fmt.Sprintf("invalid-peer-id-%x", string(p))
 	}
 	return id.String()
