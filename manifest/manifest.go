@@ -33,7 +33,13 @@ const (
 	MaxSegmentSize = 1 << 30
 	// MaxShards bounds K+M, the number of shards of a segment; it is the
 	// limit of Reed-Solomon codes over GF(2^8).
-	MaxShards = 256
+	MaxShards = erasure.MaxShards
+	// MaxCodedSegment bounds the bytes of all K+M shards of one segment,
+	// (K+M) × ShardSize(SegmentSize). A reader holds a few segments in
+	// memory at once, so this bound, not the file size, is what a manifest
+	// can make a reader allocate. It fits the widest code (256 shards) with
+	// one sealed 1 MiB chunk per segment: about 256 MiB.
+	MaxCodedSegment = MaxShards * (1<<20 + erasure.ShardAlign)
 	// MaxRootSize bounds the binary length of the Root CID.
 	MaxRootSize = 128
 )
@@ -176,6 +182,9 @@ func (m *Manifest) validateHeader() error {
 	}
 	if m.M < 0 || m.K+m.M > MaxShards {
 		return invalid("M %d is outside [0, %d] (K+M must be at most %d)", m.M, MaxShards-m.K, MaxShards)
+	}
+	if coded := int64(m.K+m.M) * erasure.ShardSize(m.SegmentSize, m.K); coded > MaxCodedSegment {
+		return invalid("SegmentSize %d coded as %d+%d shards takes %d bytes, more than the %d a reader may be asked to hold", m.SegmentSize, m.K, m.M, coded, MaxCodedSegment)
 	}
 	if !m.Root.Defined() {
 		return invalid("Root is undefined")

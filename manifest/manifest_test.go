@@ -137,6 +137,8 @@ func TestValidate(t *testing.T) {
 		{"huge segment", false, func(m *Manifest) { m.SegmentSize = 1<<30 + 1<<20 }, "SegmentSize"},
 		{"segment not multiple of sealed chunk", true, func(m *Manifest) { m.SegmentSize = 2 << 20 }, "SegmentSize"},
 		{"segment not multiple of public chunk", false, func(m *Manifest) { m.SegmentSize = 2<<20 + 32 }, "SegmentSize"},
+		// 1 GiB segments coded 1+255 would make a reader hold 256 GiB.
+		{"coded segment too large", false, func(m *Manifest) { m.SegmentSize, m.K, m.M = 1<<30, 1, 255 }, "SegmentSize"},
 		{"zero k", true, func(m *Manifest) { m.K = 0 }, "K"},
 		{"k over 256", true, func(m *Manifest) { m.K = 257; m.M = 0 }, "K"},
 		{"negative m", true, func(m *Manifest) { m.M = -1 }, "M"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/chunker"
+	"github.com/dsn-project/dsn/erasure"
 	"github.com/dsn-project/dsn/manifest"
 	"github.com/dsn-project/dsn/seal"
 )
@@ -405,5 +406,32 @@ func TestRetrieveRejectsBadManifests(t *testing.T) {
 				t.Fatalf("retrieve = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestSegmentSizeBounds(t *testing.T) {
+	const stride = 1<<20 + 16
+	tests := []struct {
+		chunks, k, m int
+		want         int64 // 0: an error
+	}{
+		{0, 4, 2, erasure.DefaultSegmentChunks * stride},
+		{3, 4, 2, 3 * stride},
+		{0, 1, 255, stride}, // the widest code still fits one chunk per segment
+		{2, 1, 255, 0},
+		{1025, 4, 2, 0},
+		{-1, 4, 2, 0},
+	}
+	for _, tt := range tests {
+		got, err := segmentSize(tt.chunks, stride, tt.k, tt.m)
+		if got != tt.want || (err == nil) != (tt.want != 0) {
+			t.Errorf("segmentSize(%d, %d, %d, %d) = %d, %v; want %d", tt.chunks, stride, tt.k, tt.m, got, err, tt.want)
+		}
+		if err == nil {
+			coded := int64(tt.k+tt.m) * erasure.ShardSize(got, tt.k)
+			if coded > manifest.MaxCodedSegment {
+				t.Errorf("segmentSize(%d, %d, %d, %d) = %d, which codes to %d bytes", tt.chunks, stride, tt.k, tt.m, got, coded)
+			}
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/chunker"
@@ -41,41 +42,85 @@ var (
 // retrieval memory, whatever the file size.
 const segmentsAhead = 2
 
-// FetchManifest finds and opens the manifest ref names.
+// Bounds on finding a manifest: how many peers are asked, how many at once,
+// and how long one may take. A peer that accepts and then stalls costs one
+// slot for manifestAskTimeout, not the whole lookup.
+const (
+	manifestAsks       = 3*manifestReplicas + maxProviderLookup
+	manifestParallel   = 3
+	manifestAskTimeout = time.Minute
+)
+
+// FetchManifest finds and opens the manifest ref names: it asks the peers
+// that announced it, then the peers closest to it (where a store puts its
+// copies), a few at a time, and the first copy that hashes to the
+// reference's CID wins.
 func (c *Client) FetchManifest(ctx context.Context, ref manifest.Reference) (*manifest.Manifest, error) {
 	id, err := manifest.BlobID(ref.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
 	}
-	var errs []error
-	// Announced holders first, then the peers closest to the blob, where
-	// the store put its copies.
 	peers := c.providersOf(ctx, id, "")
 	for _, p := range c.candidates(ctx, id) {
 		if !slices.Contains(peers, p) {
 			peers = append(peers, p)
 		}
 	}
-	for _, p := range peers {
-		blob, err := c.getWhole(ctx, p, id, manifest.MaxSize, nil)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, context.Cause(ctx)
+	peers = peers[:min(len(peers), manifestAsks)]
+	if len(peers) == 0 {
+		return nil, fmt.Errorf("manifest %s: %w: no peers reachable", ref.Manifest, ErrManifestNotFound)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		blob []byte
+		err  error
+	}
+	answers := make(chan answer, len(peers))
+	sem := make(chan struct{}, manifestParallel)
+	var wg sync.WaitGroup
+	go func() {
+		defer wg.Wait()
+		for _, p := range peers {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				answers <- answer{err: ctx.Err()}
+				continue
 			}
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			wg.Go(func() {
+				defer func() { <-sem }()
+				actx, acancel := context.WithTimeout(ctx, manifestAskTimeout)
+				defer acancel()
+				blob, err := c.getWhole(actx, p, id, int64(manifest.MaxEnvelopeSize), nil)
+				if err != nil {
+					err = fmt.Errorf("%s: %w", p, err)
+				}
+				answers <- answer{blob, err}
+			})
+		}
+	}()
+	var errs []error
+	for range peers {
+		a := <-answers
+		if a.err != nil {
+			errs = append(errs, a.err)
 			continue
 		}
-		m, err := manifest.Open(blob, ref.Key)
+		cancel()
+		m, err := manifest.Open(a.blob, ref.Key)
 		if err != nil {
 			// The blob hashed to the reference's CID, so it is the right
-			// manifest: a failure here is the reference's (wrong key), not
-			// the provider's, and asking another peer would not help.
+			// manifest: a failure here is the reference's (wrong key) or
+			// its writer's, not the provider's, and asking another peer
+			// would not help.
 			return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
 		}
 		return m, nil
 	}
-	if len(errs) == 0 {
-		return nil, fmt.Errorf("manifest %s: %w: no peers reachable", ref.Manifest, ErrManifestNotFound)
+	if err := context.Cause(ctx); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
 	}
 	return nil, fmt.Errorf("manifest %s: %w on %d peers (%w)", ref.Manifest, ErrManifestNotFound, len(errs), errors.Join(errs...))
 }
@@ -253,11 +298,17 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 	out := io.MultiWriter(w, pw)
 
 	// Fetch ahead; buffers cycle through a fixed pool.
-	pool := make(chan segBufs, segmentsAhead+1)
-	for range segmentsAhead + 1 {
+	// Wide segments are fetched one ahead instead of two, so that what a
+	// manifest can make a reader hold stays near 3 × MaxCodedSegment.
+	ahead := segmentsAhead
+	if int64(m.K+m.M)*m.ShardSize(0) > 64<<20 {
+		ahead = 1
+	}
+	pool := make(chan segBufs, ahead+1)
+	for range ahead + 1 {
 		pool <- segBufs{}
 	}
-	fetched := make(chan fetchedSegment, segmentsAhead)
+	fetched := make(chan fetchedSegment, ahead)
 	go func() {
 		defer close(fetched)
 		for i := range m.Segments {

@@ -29,7 +29,8 @@ const (
 	// memory at about segmentBuffers × (k+m)/k × segment size, whatever the
 	// file size.
 	segmentBuffers = 4
-	// manifestReplicas is how many providers keep a copy of the manifest.
+	// manifestReplicas is how many providers keep a copy of the manifest,
+	// at least; see putManifest.
 	manifestReplicas = 6
 )
 
@@ -127,6 +128,28 @@ type segment struct {
 	ids    []dsn.ShardID
 }
 
+// segmentSize returns the stored size of a segment of chunks chunks of
+// stride bytes, within the bounds every reader enforces: at most
+// manifest.MaxSegmentSize, and all k+m shards together at most
+// manifest.MaxCodedSegment. With chunks 0 it picks the default, narrowed
+// as far as a wide code needs.
+func segmentSize(chunks int, stride int64, k, m int) (int64, error) {
+	coded := func(c int) int64 { return int64(k+m) * erasure.ShardSize(int64(c)*stride, k) }
+	if chunks == 0 {
+		chunks = erasure.DefaultSegmentChunks
+		for chunks > 1 && coded(chunks) > manifest.MaxCodedSegment {
+			chunks--
+		}
+	}
+	if chunks < 1 || int64(chunks)*stride > manifest.MaxSegmentSize {
+		return 0, fmt.Errorf("%d chunks per segment is out of range [1, %d]", chunks, manifest.MaxSegmentSize/stride)
+	}
+	if n := coded(chunks); n > manifest.MaxCodedSegment {
+		return 0, fmt.Errorf("%d chunks per segment coded as %d+%d shards take %d bytes, more than the %d limit", chunks, k, m, n, int64(manifest.MaxCodedSegment))
+	}
+	return int64(chunks) * stride, nil
+}
+
 // sealedLen is the length of the segment in the stored stream.
 func (s *segment) sealedLen(overhead int64) int64 { return s.plain + int64(s.chunks)*overhead }
 
@@ -142,12 +165,6 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 	spec, err := chunker.ParseSpec(opts.Chunker)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
-	}
-	if opts.SegmentChunks == 0 {
-		opts.SegmentChunks = erasure.DefaultSegmentChunks
-	}
-	if opts.SegmentChunks < 1 || opts.SegmentChunks > 1024 {
-		return nil, fmt.Errorf("store: %d chunks per segment is out of range [1, 1024]", opts.SegmentChunks)
 	}
 	code, err := erasure.New(opts.K, opts.M)
 	if err != nil {
@@ -181,7 +198,10 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 		overhead = seal.Overhead
 	}
 	stride := m.ChunkSize + overhead
-	m.SegmentSize = int64(opts.SegmentChunks) * stride
+	if m.SegmentSize, err = segmentSize(opts.SegmentChunks, stride, opts.K, opts.M); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	opts.SegmentChunks = int(m.SegmentSize / stride)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -356,7 +376,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 	if !opts.Public {
 		ref.Key = &key
 	}
-	if err := c.putManifest(ctx, ref, blob); err != nil {
+	if err := c.putManifest(ctx, ref, blob, opts.M); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	return &StoreResult{Reference: ref, Manifest: m, Stored: stored.Load()}, nil
@@ -438,34 +458,57 @@ func (c *Client) putShard(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b [
 }
 
 // putManifest stores the manifest blob, which is named like a shard by its
-// BLAKE3 hash, on the providers closest to it. One acknowledged copy is
-// enough to succeed; more are kept for availability.
-func (c *Client) putManifest(ctx context.Context, ref manifest.Reference, blob []byte) error {
+// BLAKE3 hash, on the providers closest to it, moving down the list past
+// those that refuse. A private file's shard IDs exist only in its manifest,
+// so it is kept at least as redundantly as the data: m+1 copies survive the
+// loss of any m holders, and the store fails with fewer.
+func (c *Client) putManifest(ctx context.Context, ref manifest.Reference, blob []byte, m int) error {
 	id, err := manifest.BlobID(ref.Manifest)
 	if err != nil {
 		return err
 	}
+	want, need := max(manifestReplicas, m+1), m+1
+	cands := c.candidates(ctx, id)
 	var (
-		wg   sync.WaitGroup
-		ok   atomic.Int64
-		errs = make([]error, 0)
-		mu   sync.Mutex
+		mu    sync.Mutex
+		next  int
+		acked int
+		errs  []error
+		wg    sync.WaitGroup
 	)
-	ranked := c.candidates(ctx, id)
-	for _, p := range ranked[:min(manifestReplicas, len(ranked))] {
+	take := func() (dsn.PeerID, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next == len(cands) || acked >= want {
+			return "", false
+		}
+		next++
+		return cands[next-1], true
+	}
+	for range min(want, len(cands)) {
 		wg.Go(func() {
-			if err := c.put(ctx, p, id, blob); err != nil {
+			for {
+				p, ok := take()
+				if !ok {
+					return
+				}
+				err := c.put(ctx, p, id, blob)
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", p, err))
+				if err == nil {
+					acked++
+				} else {
+					errs = append(errs, fmt.Errorf("%s: %w", p, err))
+				}
 				mu.Unlock()
-				return
+				if err == nil || ctx.Err() != nil {
+					return
+				}
 			}
-			ok.Add(1)
 		})
 	}
 	wg.Wait()
-	if ok.Load() == 0 {
-		return fmt.Errorf("manifest: no provider accepted it: %w", errors.Join(errs...))
+	if acked < need {
+		return fmt.Errorf("manifest: %d of the %d copies needed were acknowledged: %w: %w", acked, need, ErrNotEnoughProviders, errors.Join(errs...))
 	}
 	return nil
 }
