@@ -3,6 +3,8 @@ package shardstore
 import (
 	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/dsn-project/dsn"
@@ -94,9 +96,17 @@ func (s *Store) checkEntries(b *pebble.Batch, u *usageRecord) error {
 		}
 		e, err := decodeIndexEntry(v)
 		if err != nil {
-			s.log.Warn("dropping undecodable index entry; shard lost", "shard", id.String(), "err", err)
-			b.Delete(key, nil)
-			continue
+			// Damage to the index alone must not cost a good shard: the
+			// file names its own hash, so it can vouch for itself.
+			rebuilt, rerr := s.entryFromFile(id)
+			if rerr != nil {
+				s.log.Warn("dropping undecodable index entry; shard lost", "shard", id.String(), "err", err, "file", rerr)
+				b.Delete(key, nil)
+				continue
+			}
+			s.log.Warn("rebuilt undecodable index entry from its verified file", "shard", id.String(), "err", err)
+			b.Set(key, rebuilt.encode(), nil)
+			e = rebuilt
 		}
 		fi, err := s.fs.Stat(s.shardPath(id))
 		switch {
@@ -116,6 +126,24 @@ func (s *Store) checkEntries(b *pebble.Batch, u *usageRecord) error {
 		u.Used += e.Size
 	}
 	return it.Error()
+}
+
+// entryFromFile rebuilds the index entry of shard id from its file, if the
+// file's bytes hash to id.
+func (s *Store) entryFromFile(id dsn.ShardID) (indexEntry, error) {
+	f, err := s.fs.Open(s.shardPath(id))
+	if err != nil {
+		return indexEntry{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return indexEntry{}, err
+	}
+	if _, err := io.Copy(io.Discard, dsn.VerifyReader(id, fi.Size(), f)); err != nil {
+		return indexEntry{}, err
+	}
+	return indexEntry{Size: fi.Size(), Received: fi.ModTime().Truncate(time.Second)}, nil
 }
 
 func (s *Store) readUsage() (usageRecord, error) {

@@ -431,3 +431,43 @@ func TestFetchStreams(t *testing.T) {
 		t.Fatalf("fetching a %d-byte range allocated %d bytes, want under 1 MiB (streamed)", got, alloc)
 	}
 }
+
+// TestUndecodableEntryRebuiltFromFile damages the index entries of two
+// shards: the one whose file still hashes to its ID is kept, the one whose
+// file was also damaged is dropped.
+func TestUndecodableEntryRebuiltFromFile(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openT(t, fs, "/store", 0)
+	good := randShard(1, 3000)
+	bad := randShard(2, 4000)
+	goodID, badID := mustPut(t, s, good), mustPut(t, s, bad)
+	for _, id := range []dsn.ShardID{goodID, badID} {
+		if err := s.db.Set(shardKey(id), []byte{0xff, 0xff}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := fs.OpenReadWrite(s.shardPath(badID), vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{'!'}, 10); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	s.Close()
+
+	s, err = Open("/store", Options{FS: fs, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if size, err := s.StatShard(context.Background(), goodID); err != nil || size != int64(len(good)) {
+		t.Errorf("StatShard(good) = %d, %v; want %d", size, err, len(good))
+	}
+	if _, err := s.StatShard(context.Background(), badID); !errors.Is(err, dsn.ErrShardNotFound) {
+		t.Errorf("StatShard(damaged) = %v, want ErrShardNotFound", err)
+	}
+	if got, want := mustUsage(t, s), (dsn.Usage{Shards: 1, Used: int64(len(good))}); got != want {
+		t.Errorf("Usage() = %+v, want %+v", got, want)
+	}
+}
