@@ -1,13 +1,8 @@
 package erasure
 
-// SealedChunkSize is the size of one sealed chunk: a 1 MiB plaintext chunk
-// (the chunker's default) plus its 16-byte AEAD tag (seal.Overhead, not
-// imported so that this pure package depends on neither). Segments hold
-// whole sealed chunks.
-const SealedChunkSize = 1<<20 + 16
-
-// DefaultSegmentChunks is how many sealed chunks make up one segment by
-// default, 16 (DefaultSegmentSize = 16 MiB + 256 bytes).
+// DefaultSegmentChunks is how many chunks make up one segment by default:
+// 16, so a segment of sealed 1 MiB chunks is 16 MiB + 256 bytes. Segments
+// hold whole chunks, so each one decrypts on its own.
 //
 // Measured on the 2-core AVX-512/GFNI build machine (32 MiB L3, shared with
 // other jobs, so single figures are noisy), medians of 5, in MB/s of segment
@@ -31,6 +26,3 @@ const SealedChunkSize = 1<<20 + 16
 // units (1.6 MiB each for 10+4) and a manifest lists few of them; 16 is the
 // smallest size in that range and already on the plateau.
 const DefaultSegmentChunks = 16
-
-// DefaultSegmentSize is the default segment length in bytes.
-const DefaultSegmentSize = DefaultSegmentChunks * SealedChunkSize

@@ -181,7 +181,7 @@ func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code
 	var wg sync.WaitGroup
 	for j, sh := range seg.Shards {
 		wg.Go(func() {
-			slot := shardBuf[int64(j)*shardSize : int64(j+1)*shardSize]
+			slot := shardBuf[int64(j)*shardSize : int64(j+1)*shardSize : int64(j+1)*shardSize]
 			results <- result{j, c.fetchShard(ctx, sh, shardSize, slot)}
 		})
 	}
@@ -411,6 +411,10 @@ func (c *Client) RetrieveFile(ctx context.Context, ref manifest.Reference, path 
 			os.Remove(tmp.Name())
 		}
 	}()
+	// CreateTemp makes the file private; the output is an ordinary file.
+	if err := tmp.Chmod(0o644); err != nil {
+		return nil, fmt.Errorf("retrieve: %w", err)
+	}
 	bw := bufio.NewWriterSize(tmp, 1<<20)
 	m, err := c.Retrieve(ctx, ref, bw, progress)
 	if err != nil {
@@ -425,14 +429,24 @@ func (c *Client) RetrieveFile(ctx context.Context, ref manifest.Reference, path 
 	if err := tmp.Close(); err != nil {
 		return m, fmt.Errorf("retrieve: close %s: %w", path, err)
 	}
-	if !force {
-		// Checked again: the file may have appeared during the retrieval.
-		if _, err := os.Lstat(path); err == nil {
-			return m, fmt.Errorf("retrieve: %s: %w (use --force to overwrite)", path, ErrExists)
+	if force {
+		err = os.Rename(tmp.Name(), path)
+	} else {
+		// Link fails if path appeared during the retrieval: nothing that
+		// exists is replaced without force.
+		if err = os.Link(tmp.Name(), path); err == nil {
+			os.Remove(tmp.Name())
+		} else if errors.Is(err, os.ErrExist) {
+			err = fmt.Errorf("%s: %w (use --force to overwrite)", path, ErrExists)
 		}
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err != nil {
 		return m, fmt.Errorf("retrieve: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		// The new name is durable too, not just the bytes.
+		d.Sync()
+		d.Close()
 	}
 	keep = true
 	return m, nil

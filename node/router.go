@@ -80,7 +80,8 @@ func ProvidingStore(store dsn.ShardStore, r dsn.Router, log *slog.Logger) *Annou
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Announcer{ShardStore: store, r: r, log: log, queue: make(chan dsn.ShardID, announceQueue), done: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	a := &Announcer{ShardStore: store, r: r, log: log, queue: make(chan dsn.ShardID, announceQueue), ctx: ctx, stop: stop}
 	for range announceWorkers {
 		a.wg.Go(a.work)
 	}
@@ -99,9 +100,11 @@ type Announcer struct {
 	r     dsn.Router
 	log   *slog.Logger
 	queue chan dsn.ShardID
-	done  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
+	// ctx ends when the Announcer is closed, cutting short announcements
+	// in flight.
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
 }
 
 // ReceiveShard stores the shard and queues its announcement.
@@ -117,7 +120,7 @@ func (a *Announcer) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64
 func (a *Announcer) Announce(id dsn.ShardID) {
 	select {
 	case a.queue <- id:
-	case <-a.done:
+	case <-a.ctx.Done():
 	default:
 		a.log.Debug("announce queue full; shard left to the next re-announcement", "shard", id.Short())
 	}
@@ -127,19 +130,12 @@ func (a *Announcer) work() {
 	for {
 		select {
 		case id := <-a.queue:
-			ctx, cancel := context.WithTimeout(context.Background(), announceTimeout)
-			go func() {
-				select {
-				case <-a.done:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
+			ctx, cancel := context.WithTimeout(a.ctx, announceTimeout)
 			if err := a.r.Provide(ctx, id); err != nil {
 				a.log.Debug("announce failed", "shard", id.Short(), "err", err)
 			}
 			cancel()
-		case <-a.done:
+		case <-a.ctx.Done():
 			return
 		}
 	}
@@ -147,7 +143,7 @@ func (a *Announcer) work() {
 
 // Close stops announcing and closes the store.
 func (a *Announcer) Close() error {
-	a.once.Do(func() { close(a.done) })
+	a.stop()
 	a.wg.Wait()
 	return a.ShardStore.Close()
 }

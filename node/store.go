@@ -93,7 +93,8 @@ type StoreOptions struct {
 	// SegmentChunks is the number of chunks per segment (0 = default).
 	SegmentChunks int
 	// Progress, if set, is called with the number of plaintext bytes read
-	// so far and the number of shard bytes acknowledged by providers.
+	// so far and the number of shard bytes acknowledged by providers. It is
+	// called from several goroutines at once.
 	Progress func(read, stored int64)
 }
 
@@ -108,8 +109,8 @@ type StoreResult struct {
 // CheckKM reports whether k and m are usable, with a message that says why
 // not.
 func CheckKM(k, m int) error {
-	if k < 1 || m < 0 || k+m > 256 {
-		return fmt.Errorf("k=%d m=%d: need k >= 1, m >= 0 and k+m <= 256", k, m)
+	if k < 1 || m < 0 || k+m > erasure.MaxShards {
+		return fmt.Errorf("k=%d m=%d: need k >= 1, m >= 0 and k+m <= %d", k, m, erasure.MaxShards)
 	}
 	return nil
 }
@@ -353,10 +354,9 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 		fail(importErr)
 	}
 	wg.Wait()
+	// The cause is the first failure of any stage: a read error from the
+	// chunker, or a placement error that stopped the reader.
 	if err := context.Cause(ctx); err != nil {
-		if importErr != nil {
-			return nil, fmt.Errorf("store: read: %w", importErr)
-		}
 		return nil, fmt.Errorf("store: %w", err)
 	}
 

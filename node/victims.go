@@ -5,9 +5,10 @@ import (
 	"github.com/dsn-project/dsn/manifest"
 )
 
-// DataHolders returns up to n distinct providers holding data shards of the
-// file's first segment, in shard order. Losing them forces a retrieval to
-// rebuild data from parity, the hard case worth showing and testing.
+// DataHolders returns up to n distinct providers holding shards of the
+// file, taken in manifest order: the first segment's data shards first.
+// Losing them forces a retrieval to rebuild data from parity, the hard case
+// worth showing and testing.
 func DataHolders(m *manifest.Manifest, n int) []dsn.PeerID {
 	var out []dsn.PeerID
 	seen := map[dsn.PeerID]bool{}

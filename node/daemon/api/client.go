@@ -109,7 +109,7 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 	}
 	var s Status
 	if err := c.do(req, &s); err != nil {
-		return nil, fmt.Errorf("status: %w", err)
+		return nil, wrap("status", err)
 	}
 	return &s, nil
 }
@@ -146,7 +146,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, size int64, opts StoreO
 	}
 	var res StoreResult
 	if err := c.do(req, &res); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, wrap("store", err)
 	}
 	return &res, nil
 }
@@ -164,11 +164,13 @@ func (c *Client) Retrieve(ctx context.Context, rr RetrieveRequest) (*RetrieveRes
 	req.Header.Set("Content-Type", "application/json")
 	var res RetrieveResult
 	if err := c.do(req, &res); err != nil {
-		return nil, fmt.Errorf("retrieve: %w", err)
+		return nil, wrap("retrieve", err)
 	}
 	return &res, nil
 }
 
+// do sends req and decodes the answer into out. A *RemoteError is
+// returned as is: its message already says what failed.
 func (c *Client) do(req *http.Request, out any) error {
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -190,4 +192,12 @@ func (c *Client) do(req *http.Request, out any) error {
 		return fmt.Errorf("decode daemon answer: %w", err)
 	}
 	return nil
+}
+
+func wrap(op string, err error) error {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
