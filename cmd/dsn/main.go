@@ -39,5 +39,6 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDemoCmd(), newCIDCmd())
+	root.AddCommand(newInitCmd(), newNodeCmd(), newStoreCmd(), newRetrieveCmd(), newStatusCmd(), newTestnetCmd())
 	return root
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dsn-project/dsn/node/daemon"
+)
+
+func newNodeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run this machine's node",
+	}
+	cmd.AddCommand(newNodeRunCmd())
+	return cmd
+}
+
+type nodeRunFlags struct {
+	repo      string
+	listen    []string
+	bootstrap []string
+	capacity  sizeValue
+	logLevel  string
+}
+
+func newNodeRunCmd() *cobra.Command {
+	var f nodeRunFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the node of a repo until interrupted",
+		Long: `run starts the node of a repo: it joins the network, keeps shards for others
+when it has capacity, and serves the local HTTP API that dsn store, retrieve
+and status use. It runs until SIGINT or SIGTERM. Flags override the repo's
+config for this run only.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := repoDir(f.repo)
+			if err != nil {
+				return err
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			ov := daemon.Overrides{Listen: f.listen, Bootstrap: f.bootstrap}
+			if cmd.Flags().Changed("capacity") {
+				c := int64(f.capacity)
+				ov.Capacity = &c
+			}
+			out := cmd.OutOrStdout()
+			return daemon.Run(cmd.Context(), dir, ov, daemon.RunOptions{
+				Logger: log,
+				Ready: func(d *daemon.Daemon) {
+					s, err := d.Status(cmd.Context())
+					if err != nil {
+						return
+					}
+					fmt.Fprintf(out, "peer id %s\napi %s\n", s.PeerID, d.APIAddr())
+					fmt.Fprintf(out, "listening on\n  %s\n", strings.Join(s.Addrs, "\n  "))
+				},
+			})
+		},
+	}
+	fl := cmd.Flags()
+	addRepoFlag(fl, &f.repo)
+	fl.StringSliceVar(&f.listen, "listen", nil, "multiaddrs to listen on (replacing the config's)")
+	fl.StringSliceVar(&f.bootstrap, "bootstrap", nil, "more bootstrap peers (multiaddrs ending in /p2p/<peer id>)")
+	fl.Var(&f.capacity, "capacity", "space to keep shards for others (0: not a provider)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dsn-project/dsn/node/daemon/api"
+)
+
+func newStatusCmd() *cobra.Command {
+	var repo string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the running node's identity, peers and storage",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := repoDir(repo)
+			if err != nil {
+				return err
+			}
+			c, err := api.Dial(cmd.Context(), dir)
+			if errors.Is(err, api.ErrNoDaemon) {
+				return fmt.Errorf("status: %w (start it with: dsn node run --repo %s)", err, dir)
+			}
+			if err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
+			s, err := c.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(s)
+			}
+			fmt.Fprintf(out, "peer id        %s\n", s.PeerID)
+			fmt.Fprintf(out, "api            %s\n", c.Addr())
+			fmt.Fprintf(out, "addresses      %s\n", strings.Join(s.Addrs, "\n               "))
+			fmt.Fprintf(out, "peers          %d connected\n", len(s.Peers))
+			fmt.Fprintf(out, "routing table  %d peers\n", s.RoutingTable)
+			if s.Provider {
+				fmt.Fprintf(out, "shards         %d held\n", s.Shards)
+				fmt.Fprintf(out, "space          %s used, %s free of %s\n", formatBytes(s.Used), formatBytes(s.Free), formatBytes(s.Capacity))
+			} else {
+				fmt.Fprintln(out, "storage        not a provider")
+			}
+			return nil
+		},
+	}
+	addRepoFlag(cmd.Flags(), &repo)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return cmd
+}
