@@ -26,7 +26,7 @@ import (
 var benchSizes = []int64{64 << 20, 256 << 20}
 
 func benchNet(b *testing.B) *LocalNetwork {
-	l, err := StartLocalNetwork("", 6, LocalOptions{Memory: true})
+	l, err := StartLocalNetwork(context.Background(), "", 6, LocalOptions{Memory: true})
 	if err != nil {
 		b.Fatal(err)
 	}

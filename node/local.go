@@ -1,14 +1,20 @@
 package node
 
 import (
+	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/node/inproc"
+	"github.com/dsn-project/dsn/node/p2p"
 	"github.com/dsn-project/dsn/node/shardproto"
 	"github.com/dsn-project/dsn/node/shardstore"
 	"github.com/dsn-project/dsn/node/shardstore/memstore"
@@ -30,14 +36,18 @@ func ServeProvider(t dsn.Transport, dir string, store dsn.ShardStore, log *slog.
 	return &Provider{ID: t.Self(), Dir: dir, Store: store, Server: srv}
 }
 
-// LocalNetwork is a network of providers in one process over the in-process
-// transport, each with its own shard store on disk, plus one client peer
-// that holds nothing. It is what `dsn demo` and whole-network tests run on.
+// LocalNetwork is a network of providers in one process, each with its own
+// shard store, plus one client peer that holds nothing. The peers talk over
+// the in-process transport, or over real libp2p hosts on 127.0.0.1 with a
+// Kademlia DHT. It is what `dsn demo` and whole-network tests run on.
 type LocalNetwork struct {
+	// Net is the in-process network; nil when the peers use libp2p.
 	Net       *inproc.Network
 	Providers []*Provider
 	Client    *Client
 	ClientID  dsn.PeerID
+	// hosts are the libp2p hosts by peer, providers' and the client's.
+	hosts map[dsn.PeerID]*p2p.Host
 }
 
 // LocalOptions configures a LocalNetwork.
@@ -46,12 +56,15 @@ type LocalOptions struct {
 	Capacity int64
 	// Memory keeps shards in memory instead of on disk (dir is unused).
 	Memory bool
+	// Libp2p runs every peer as a libp2p host on 127.0.0.1 with the DHT,
+	// instead of over the in-process transport.
+	Libp2p bool
 	Logger *slog.Logger
 	Client ClientOptions
 }
 
 // StartLocalNetwork starts n providers with their stores under dir.
-func StartLocalNetwork(dir string, n int, opts LocalOptions) (*LocalNetwork, error) {
+func StartLocalNetwork(ctx context.Context, dir string, n int, opts LocalOptions) (*LocalNetwork, error) {
 	if n < 1 || n > 1000 {
 		return nil, fmt.Errorf("local network: %d providers is out of range [1, 1000]", n)
 	}
@@ -59,7 +72,7 @@ func StartLocalNetwork(dir string, n int, opts LocalOptions) (*LocalNetwork, err
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &LocalNetwork{Net: inproc.NewNetwork()}
+	l := &LocalNetwork{}
 	// Stores open in parallel: opening is mostly waiting for fsync.
 	stores := make([]dsn.ShardStore, n)
 	errs := make([]error, n)
@@ -74,36 +87,118 @@ func StartLocalNetwork(dir string, n int, opts LocalOptions) (*LocalNetwork, err
 		})
 	}
 	wg.Wait()
-	for i, st := range stores {
-		id := dsn.PeerID(providerID(i))
-		if errs[i] != nil {
-			errs[i] = fmt.Errorf("local network: %s: %w", id, errs[i])
-			continue
-		}
-		pdir := filepath.Join(dir, providerID(i))
-		if opts.Memory {
-			pdir = ""
-		}
-		l.Providers = append(l.Providers, ServeProvider(l.Net.Add(id), pdir, st, log.With("peer", id)))
-	}
 	if err := errors.Join(errs...); err != nil {
 		for _, st := range stores {
 			if st != nil {
 				st.Close()
 			}
 		}
-		return nil, err
+		return nil, fmt.Errorf("local network: %w", err)
 	}
-	l.ClientID = "client"
+	// Every peer gets a transport and a router: in-process ones, or a
+	// libp2p host that is both.
+	var (
+		transports = make([]dsn.Transport, n+1)
+		routers    = make([]dsn.Router, n+1)
+		names      = make([]dsn.PeerID, n+1)
+	)
+	if opts.Libp2p {
+		hosts, err := startHosts(ctx, n+1, log)
+		if err != nil {
+			for _, st := range stores {
+				st.Close()
+			}
+			return nil, fmt.Errorf("local network: %w", err)
+		}
+		l.hosts = make(map[dsn.PeerID]*p2p.Host, n+1)
+		for i, h := range hosts {
+			transports[i], routers[i], names[i] = h, h, h.Self()
+			l.hosts[h.Self()] = h
+		}
+	} else {
+		l.Net = inproc.NewNetwork()
+		for i := range n + 1 {
+			names[i] = dsn.PeerID(providerID(i))
+			if i == n {
+				names[i] = "client"
+			}
+			t := l.Net.Add(names[i])
+			transports[i], routers[i] = t, peerListRouter{t}
+		}
+	}
+	for i, st := range stores {
+		pdir := filepath.Join(dir, providerID(i))
+		if opts.Memory {
+			pdir = ""
+		}
+		plog := log.With("peer", l.Name(names[i]))
+		l.Providers = append(l.Providers, ServeProvider(transports[i], pdir, ProvidingStore(st, routers[i], plog), plog))
+	}
+	l.ClientID = names[n]
 	copts := opts.Client
 	if copts.Logger == nil {
-		copts.Logger = log.With("peer", l.ClientID)
+		copts.Logger = log.With("peer", "client")
 	}
-	l.Client = NewClient(l.Net.Add(l.ClientID), copts)
+	copts.Router = routers[n]
+	l.Client = NewClient(transports[n], copts)
 	return l, nil
 }
 
+// startHosts starts n libp2p hosts on 127.0.0.1 (TCP), the first n-1 as
+// DHT servers, all bootstrapped through the first, and waits until every
+// routing table holds all the other servers.
+func startHosts(ctx context.Context, n int, log *slog.Logger) ([]*p2p.Host, error) {
+	hosts := make([]*p2p.Host, 0, n)
+	fail := func(err error) ([]*p2p.Host, error) {
+		for _, h := range hosts {
+			h.Close()
+		}
+		return nil, err
+	}
+	for i := range n {
+		key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			return fail(err)
+		}
+		cfg := p2p.Config{
+			ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+			Server:      i < n-1,
+			Logger:      log,
+		}
+		if i > 0 {
+			cfg.Bootstrap = hosts[0].Addrs()
+		}
+		h, err := p2p.New(ctx, key, cfg)
+		if err != nil {
+			return fail(err)
+		}
+		hosts = append(hosts, h)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, h := range hosts[1:] {
+		if err := h.Bootstrap(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	for _, h := range hosts {
+		if err := h.WaitForPeers(ctx, min(n-2, 20)); err != nil {
+			return fail(err)
+		}
+	}
+	return hosts, nil
+}
+
 func providerID(i int) string { return fmt.Sprintf("provider-%02d", i+1) }
+
+// Name returns the form of p to show a person.
+func (l *LocalNetwork) Name(p dsn.PeerID) string {
+	if l.hosts != nil {
+		s := p2p.PeerIDString(p)
+		return s[max(0, len(s)-8):]
+	}
+	return string(p)
+}
 
 // Provider returns the provider with the given ID, or nil.
 func (l *LocalNetwork) Provider(id dsn.PeerID) *Provider {
@@ -117,16 +212,25 @@ func (l *LocalNetwork) Provider(id dsn.PeerID) *Provider {
 
 // Kill takes a provider off the network: it no longer answers, and its
 // open transfers fail.
-func (l *LocalNetwork) Kill(id dsn.PeerID) { l.Net.Kill(id) }
+func (l *LocalNetwork) Kill(id dsn.PeerID) {
+	if h := l.hosts[id]; h != nil {
+		h.Close()
+		return
+	}
+	l.Net.Kill(id)
+}
 
-// Close closes every provider's store.
+// Close stops the libp2p hosts and closes every provider's store.
 func (l *LocalNetwork) Close() error {
 	errs := make([]error, len(l.Providers))
 	var wg sync.WaitGroup
+	for _, h := range l.hosts {
+		wg.Go(func() { h.Close() })
+	}
 	for i, p := range l.Providers {
 		wg.Go(func() {
 			if err := p.Store.Close(); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", p.ID, err)
+				errs[i] = fmt.Errorf("%s: %w", l.Name(p.ID), err)
 			}
 		})
 	}

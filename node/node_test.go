@@ -26,7 +26,7 @@ const testSegmentChunks = 2
 
 func startNet(t *testing.T, n int) *LocalNetwork {
 	t.Helper()
-	l, err := StartLocalNetwork(t.TempDir(), n, LocalOptions{Client: ClientOptions{ShardTimeout: 20 * time.Second}})
+	l, err := StartLocalNetwork(context.Background(), t.TempDir(), n, LocalOptions{Client: ClientOptions{ShardTimeout: 20 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestStoreMovesOnWhenProviderIsFull(t *testing.T) {
 	// a 4 MiB file in 2 MiB segments needs all 12 providers, so the second
 	// segment must skip the full ones among its closest peers.
 	const capacity = 600_000
-	l, err := StartLocalNetwork(t.TempDir(), 12, LocalOptions{Capacity: capacity})
+	l, err := StartLocalNetwork(context.Background(), t.TempDir(), 12, LocalOptions{Capacity: capacity})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -412,14 +412,25 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 		}
 		return "", false
 	}
+	// First choices are made in shard order, before any upload starts, so
+	// that placement is the documented greedy rule and anyone can
+	// recompute it (docs/placement.md). Only a refusal reorders.
+	first := make([]dsn.PeerID, len(shards))
+	firstOK := make([]bool, len(shards))
+	for i := range shards {
+		first[i], firstOK[i] = next(i, nil)
+	}
 	errs := make([]error, len(shards))
 	var wg sync.WaitGroup
 	for i, sh := range shards {
 		wg.Go(func() {
 			tried := map[dsn.PeerID]bool{}
 			var last error
-			for {
-				p, ok := next(i, tried)
+			for attempt := 0; ; attempt++ {
+				p, ok := first[i], firstOK[i]
+				if attempt > 0 {
+					p, ok = next(i, tried)
+				}
 				if !ok {
 					errs[i] = fmt.Errorf("segment %d shard %d: no provider accepted it (%d tried; last error: %v): %w", index, i, len(tried), last, ErrNotEnoughProviders)
 					return

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,7 @@ type demoFlags struct {
 	file      string
 	public    bool
 	keep      bool
+	inproc    bool
 }
 
 func newDemoCmd() *cobra.Command {
@@ -46,6 +48,7 @@ fails.`,
 	fl.StringVar(&f.file, "file", "", "store this file instead of a generated one")
 	fl.BoolVar(&f.public, "public", false, "store without encryption")
 	fl.BoolVar(&f.keep, "keep", false, "keep the temporary directory")
+	fl.BoolVar(&f.inproc, "inproc", false, "connect the peers in process instead of over libp2p on 127.0.0.1")
 	return cmd
 }
 
@@ -92,12 +95,16 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	srcHash := blake3.New()
 	src = io.TeeReader(src, srcHash)
 
-	net, err := node.StartLocalNetwork(filepath.Join(dir, "providers"), f.providers, node.LocalOptions{})
+	net, err := node.StartLocalNetwork(ctx, filepath.Join(dir, "providers"), f.providers, node.LocalOptions{Libp2p: !f.inproc})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer net.Close()
-	fmt.Fprintf(out, "started %d providers, each with its own shard store under %s\n", f.providers, dir)
+	how := "libp2p hosts on 127.0.0.1 with a Kademlia DHT"
+	if f.inproc {
+		how = "the in-process transport"
+	}
+	fmt.Fprintf(out, "started %d providers over %s, each with its own shard store under %s\n", f.providers, how, dir)
 
 	bar := newProgress(cmd, size, "storing")
 	start := time.Now()
@@ -117,10 +124,12 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	fmt.Fprintf(out, "  root CID  %s\n  reference %s\n", m.Root, res.Reference)
 
 	victims := node.DataHolders(m, f.m)
-	for _, v := range victims {
+	names := make([]string, len(victims))
+	for i, v := range victims {
 		net.Kill(v)
+		names[i] = net.Name(v)
 	}
-	fmt.Fprintf(out, "took %d providers off the network: %v\n", len(victims), victims)
+	fmt.Fprintf(out, "took %d providers holding shards off the network: %s\n", len(victims), strings.Join(names, ", "))
 
 	outPath := filepath.Join(dir, "retrieved")
 	bar = newProgress(cmd, size, "retrieving")

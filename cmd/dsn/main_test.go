@@ -64,7 +64,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dsn demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"started 7 providers", "stored generated data (5 MiB)", "took 2 providers off the network", "root CID verified", "OK: the retrieved file is byte for byte the original"} {
+	for _, want := range []string{"started 7 providers", "stored generated data (5 MiB)", "took 2 providers holding shards off the network", "root CID verified", "OK: the retrieved file is byte for byte the original"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dsn demo output lacks %q:\n%s", want, out)
 		}
