@@ -9,7 +9,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/dsn-project/dsn/chunker"
 	"github.com/dsn-project/dsn/erasure"
 	"github.com/dsn-project/dsn/manifest"
+	"github.com/dsn-project/dsn/node/shardproto"
 	"github.com/dsn-project/dsn/seal"
 )
 
@@ -433,5 +436,54 @@ func TestSegmentSizeBounds(t *testing.T) {
 				t.Errorf("segmentSize(%d, %d, %d, %d) = %d, which codes to %d bytes", tt.chunks, stride, tt.k, tt.m, got, coded)
 			}
 		}
+	}
+}
+
+// TestStoreMovesOnFromBadProviders adds peers that accept a shard upload
+// and then stall, or hang up halfway: the store must give up on them after
+// its deadline and place those shards elsewhere.
+func TestStoreMovesOnFromBadProviders(t *testing.T) {
+	for _, how := range []string{"stall", "hang up"} {
+		t.Run(how, func(t *testing.T) {
+			l := startNet(t, 6)
+			done := make(chan struct{})
+			defer close(done)
+			var bad []dsn.PeerID
+			var tried atomic.Int64
+			for i := range 3 {
+				id := dsn.PeerID(fmt.Sprintf("bad-%d", i))
+				bad = append(bad, id)
+				l.Net.Add(id).SetStreamHandler(shardproto.PutProtocol, func(s dsn.Stream) {
+					tried.Add(1)
+					if how == "hang up" {
+						io.CopyN(io.Discard, s, 1000)
+						s.Reset()
+						return
+					}
+					<-done
+					s.Reset()
+				})
+			}
+			client := NewClient(l.Net.Add("client-2"), ClientOptions{ShardTimeout: 200 * time.Millisecond, MinRate: 1 << 30})
+			data := testData(3<<20, 23)
+			res, err := client.Store(ctxT(t), bytes.NewReader(data), StoreOptions{SegmentChunks: testSegmentChunks})
+			if err != nil {
+				t.Fatalf("store with %d bad peers among 9: %v", len(bad), err)
+			}
+			if tried.Load() == 0 {
+				t.Fatal("no upload went to a bad peer; the test proves nothing")
+			}
+			for i, seg := range res.Manifest.Segments {
+				for j, sh := range seg.Shards {
+					if slices.Contains(bad, sh.Provider) {
+						t.Errorf("segment %d shard %d placed on bad peer %s", i, j, sh.Provider)
+					}
+				}
+			}
+			got, err := retrieveBytes(t, l, res.Reference)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("retrieve = %v (equal=%v)", err, bytes.Equal(got, data))
+			}
+		})
 	}
 }

@@ -128,7 +128,7 @@ func (c *Client) FetchManifest(ctx context.Context, ref manifest.Reference) (*ma
 // getWhole fetches a whole shard or blob from p into buf (grown as needed)
 // and verifies it. It refuses sizes above max before reading any byte.
 func (c *Client) getWhole(ctx context.Context, p dsn.PeerID, id dsn.ShardID, max int64, buf []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.ShardTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.shardDeadline(max))
 	defer cancel()
 	rc, size, err := shardproto.Get(ctx, c.t, p, id, 0, -1)
 	if err != nil {

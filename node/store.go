@@ -40,9 +40,13 @@ var ErrNotEnoughProviders = errors.New("not enough providers")
 
 // ClientOptions configures a Client.
 type ClientOptions struct {
-	// ShardTimeout bounds one shard transfer; 0 means a default that allows
-	// for a slow home uplink.
+	// ShardTimeout is the fixed part of the deadline of one shard transfer,
+	// which also allows MinRate per byte; 0 means 30 s.
 	ShardTimeout time.Duration
+	// MinRate is the slowest transfer, in bytes per second, that a shard
+	// deadline allows for; 0 means 1 MiB/s, a slow home uplink. A peer
+	// slower than that is treated as failed and another is used.
+	MinRate int64
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 	// Rand is the source of keys and file identities; nil means crypto/rand.
@@ -66,7 +70,10 @@ type Client struct {
 // NewClient returns a Client that reaches providers through t.
 func NewClient(t dsn.Transport, opts ClientOptions) *Client {
 	if opts.ShardTimeout <= 0 {
-		opts.ShardTimeout = 5 * time.Minute
+		opts.ShardTimeout = 30 * time.Second
+	}
+	if opts.MinRate <= 0 {
+		opts.MinRate = 1 << 20
 	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
@@ -462,8 +469,14 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 	return out, nil
 }
 
+// shardDeadline bounds the transfer of size bytes: a stalled peer costs
+// that much time, then the next one is tried.
+func (c *Client) shardDeadline(size int64) time.Duration {
+	return c.opts.ShardTimeout + time.Duration(size)*time.Second/time.Duration(c.opts.MinRate)
+}
+
 func (c *Client) putShard(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.ShardTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.shardDeadline(int64(len(b))))
 	defer cancel()
 	return shardproto.Put(ctx, c.t, p, id, int64(len(b)), bytes.NewReader(b))
 }

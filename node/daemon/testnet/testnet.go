@@ -143,9 +143,10 @@ func initRepos(dir string, names []string, capacity int64, log io.Writer) error 
 			continue
 		}
 		cfg := daemon.DefaultConfig()
-		tcp := ports[2*i]
+		tcp, udp := ports[2*i], ports[2*i+1]
 		cfg.Listen = []string{
 			fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", tcp),
+			fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", udp),
 		}
 		cfg.API = "127.0.0.1:0"
 		cfg.Capacity = capacity
