@@ -26,6 +26,7 @@ func newTestnetUpCmd() *cobra.Command {
 		dir       string
 		capacity  sizeValue = 1 << 30
 		timeout   time.Duration
+		logLevel  string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -54,6 +55,7 @@ its repo.`,
 				Capacity:  int64(capacity),
 				Timeout:   timeout,
 				Log:       cmd.ErrOrStderr(),
+				LogLevel:  logLevel,
 			})
 			if err != nil {
 				return err
@@ -72,6 +74,7 @@ its repo.`,
 	fl.StringVar(&dir, "dir", "", "directory for the nodes' repos (required)")
 	fl.Var(&capacity, "capacity", "space each provider keeps for shards")
 	fl.DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the network to form")
+	fl.StringVar(&logLevel, "log-level", "info", "the daemons' log level: debug, info, warn or error")
 	cmd.MarkFlagRequired("dir")
 	return cmd
 }

@@ -48,6 +48,8 @@ type Options struct {
 	Timeout time.Duration
 	// Log receives one line per step (nil: discarded).
 	Log io.Writer
+	// LogLevel is passed to each daemon's --log-level ("": info).
+	LogLevel string
 }
 
 // Node is one running node of a testnet.
@@ -103,7 +105,7 @@ func Up(ctx context.Context, o Options) ([]Node, error) {
 	exited := make(chan string, len(names))
 	nodes := make([]Node, len(names))
 	for i, n := range names {
-		pid, err := start(o.Binary, filepath.Join(dir, n), func(msg string) { exited <- n + ": " + msg })
+		pid, err := start(o.Binary, filepath.Join(dir, n), o.LogLevel, func(msg string) { exited <- n + ": " + msg })
 		if err != nil {
 			stopStarted(dir, names[:i])
 			return nil, fmt.Errorf("testnet: start %s: %w", n, err)
@@ -225,13 +227,17 @@ func freePorts(n int) ([]int, error) {
 // start runs `binary node run --repo rdir` in its own process group (so a
 // Ctrl-C meant for the command that started it does not stop it), with its
 // output appended to the repo's log file. onExit is called if it exits.
-func start(binary, rdir string, onExit func(string)) (int, error) {
+func start(binary, rdir, logLevel string, onExit func(string)) (int, error) {
 	logf, err := os.OpenFile(filepath.Join(rdir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return 0, err
 	}
 	defer logf.Close() // the child has its own descriptor
-	cmd := exec.Command(binary, "node", "run", "--repo", rdir)
+	args := []string{"node", "run", "--repo", rdir}
+	if logLevel != "" {
+		args = append(args, "--log-level", logLevel)
+	}
+	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -257,16 +263,16 @@ func waitReady(ctx context.Context, nodes []Node, providers int, exited <-chan s
 		for i := range nodes {
 			n := &nodes[i]
 			want := wantRoutingTable(n.Name, providers)
-			if n.Status != nil && n.Status.RoutingTable >= want {
+			if n.Status != nil && known(n.Status) >= want {
 				continue
 			}
 			s, err := status(ctx, n)
 			if err == nil {
 				n.Status = s
-				if s.RoutingTable >= want {
+				if known(s) >= want {
 					continue
 				}
-				short = append(short, fmt.Sprintf("%s: %d of %d peers in its routing table", n.Name, s.RoutingTable, want))
+				short = append(short, fmt.Sprintf("%s: knows %d of %d peers (routing table %d, connected %d)", n.Name, known(s), want, s.RoutingTable, len(s.Peers)))
 			} else {
 				short = append(short, fmt.Sprintf("%s: %v", n.Name, err))
 			}
@@ -284,9 +290,14 @@ func waitReady(ctx context.Context, nodes []Node, providers int, exited <-chan s
 	}
 }
 
-// wantRoutingTable is how many peers node name must have in its routing
-// table for the testnet to be up: the client, which places shards, every
-// provider; a provider at least one peer, so it is part of the network.
+// known is how many peers a node knows: those in its routing table, or
+// those it is connected to if more (the client, a DHT client, may be
+// connected to providers its routing table has not taken in yet).
+func known(s *api.Status) int { return max(s.RoutingTable, len(s.Peers)) }
+
+// wantRoutingTable is how many peers node name must know for the testnet to
+// be up: the client, which places shards, every provider; a provider at
+// least one peer, so it is part of the network.
 // Asking each provider for all the others would wait on the DHT's periodic
 // refresh: Kademlia adds a peer to a routing table only when the two
 // interact, and in a small network some pairs do not at first.
