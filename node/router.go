@@ -31,6 +31,8 @@ func (peerListRouter) FindProviders(context.Context, dsn.ShardID, int) ([]dsn.Pe
 // answer, then every other peer the transport knows in the same order, so a
 // small or partly unreachable DHT neighbourhood does not stop placement.
 func (c *Client) candidates(ctx context.Context, id dsn.ShardID) []dsn.PeerID {
+	ctx, cancel := context.WithTimeout(ctx, routeTimeout)
+	defer cancel()
 	closest, err := c.router.ClosestPeers(ctx, id)
 	if err != nil {
 		c.log.Debug("closest peers lookup failed", "shard", id.Short(), "err", err)
@@ -51,12 +53,18 @@ func (c *Client) candidates(ctx context.Context, id dsn.ShardID) []dsn.PeerID {
 	return out
 }
 
+// routeTimeout bounds one DHT lookup. A lookup that runs into dead peers
+// gives what it found by then; the transport's own peers fill in.
+const routeTimeout = 5 * time.Second
+
 // maxProviderLookup bounds how many announced holders of one shard a
 // retrieval asks, beyond the manifest's hint.
 const maxProviderLookup = 8
 
 // providersOf returns announced holders of id other than those in skip.
 func (c *Client) providersOf(ctx context.Context, id dsn.ShardID, skip dsn.PeerID) []dsn.PeerID {
+	ctx, cancel := context.WithTimeout(ctx, routeTimeout)
+	defer cancel()
 	ps, err := c.router.FindProviders(ctx, id, maxProviderLookup)
 	if err != nil {
 		c.log.Debug("provider lookup failed", "shard", id.Short(), "err", err)

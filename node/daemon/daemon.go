@@ -44,6 +44,9 @@ const (
 	savePeersEvery  = time.Minute
 	reannounceEvery = 12 * time.Hour // provider records live 48 h in the DHT
 	bootstrapRetry  = 2 * time.Second
+	// lowWater is the routing table size below which a node keeps
+	// bootstrapping; above it the DHT's own refresh finds more peers.
+	lowWater        = 8
 	bootstrapMax    = time.Minute
 	shutdownTimeout = 10 * time.Second
 )
@@ -154,16 +157,20 @@ func (d *Daemon) APIAddr() string { return d.addr.String() }
 func (d *Daemon) Client() *node.Client { return d.client }
 
 // bootstrap joins the network and keeps the node in it: it retries with
-// backoff while the routing table is empty (a node started before its
-// bootstrap peers joins once they are up; one that lost every peer tries
-// its remembered and bootstrap peers again), and announces the shards held
-// the first time the node is in.
+// backoff while the routing table is thin, below lowWater or the size of
+// the bootstrap list (a node started before some of its bootstrap peers
+// meets them once they are up; one that lost its peers tries its
+// remembered and bootstrap peers again), and announces the shards held the
+// first time the node is in.
 func (d *Daemon) bootstrap(ctx context.Context) {
 	wait := bootstrapRetry
 	announced := false
 	quiet := false
+	thin := func() bool {
+		return d.host.RoutingTableSize() < min(lowWater, max(1, len(d.repo.Config.Bootstrap)))
+	}
 	for {
-		if d.host.RoutingTableSize() == 0 {
+		if thin() {
 			err := d.host.Bootstrap(ctx)
 			switch {
 			case err == nil:
@@ -191,7 +198,7 @@ func (d *Daemon) bootstrap(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if d.host.RoutingTableSize() == 0 {
+		if thin() {
 			wait = min(2*wait, bootstrapMax)
 		}
 	}

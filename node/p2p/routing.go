@@ -13,6 +13,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 
 	"github.com/dsn-project/dsn"
 )
@@ -201,6 +202,12 @@ func (h *Host) connectAll(ctx context.Context, kind string, ps []peer.AddrInfo) 
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 			defer cancel()
+			// A bootstrap peer that refused a moment ago (it was still
+			// starting) is worth dialling again now: the swarm's dial
+			// backoff would refuse without trying for up to minutes.
+			if sw, ok := h.h.Network().(*swarm.Swarm); ok {
+				sw.Backoff().Clear(ai.ID)
+			}
 			err := h.h.Connect(dctx, ai)
 			mu.Lock()
 			defer mu.Unlock()

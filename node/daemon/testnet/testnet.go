@@ -134,7 +134,7 @@ func initRepos(dir string, names []string, capacity int64, log io.Writer) error 
 	}
 	var news []*fresh
 	addrs := map[string]string{} // name -> bootstrap address of a new node
-	ports, err := freePorts(2 * len(names))
+	ports, err := freePorts(len(names))
 	if err != nil {
 		return fmt.Errorf("testnet: %w", err)
 	}
@@ -145,11 +145,11 @@ func initRepos(dir string, names []string, capacity int64, log io.Writer) error 
 			continue
 		}
 		cfg := daemon.DefaultConfig()
-		tcp, udp := ports[2*i], ports[2*i+1]
-		cfg.Listen = []string{
-			fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", tcp),
-			fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", udp),
-		}
+		tcp := ports[i]
+		// TCP only: on loopback a dead peer's TCP port refuses at once,
+		// while a QUIC dial to it waits for its handshake timeout, and
+		// libp2p waits for both before giving up on the peer.
+		cfg.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", tcp)}
 		cfg.API = "127.0.0.1:0"
 		cfg.Capacity = capacity
 		if n == ClientName {
@@ -181,8 +181,12 @@ func initRepos(dir string, names []string, capacity int64, log io.Writer) error 
 }
 
 // bootstrapFor names the nodes a node bootstraps to: node-1, and the node
-// started before it, so the network stays connected without node-1.
+// started before it, so the network stays connected without node-1. The
+// client, last, knows every provider from the start.
 func bootstrapFor(name string, names []string) []string {
+	if name == ClientName {
+		return slices.Clone(names[:len(names)-1])
+	}
 	i := slices.Index(names, name)
 	var out []string
 	if i > 0 {
@@ -194,8 +198,8 @@ func bootstrapFor(name string, names []string) []string {
 	return out
 }
 
-// freePorts picks n distinct free loopback ports, alternately TCP and UDP.
-// All sockets stay open until every port is picked, so no two are the same.
+// freePorts picks n distinct free loopback TCP ports. All sockets stay
+// open until every port is picked, so no two are the same.
 func freePorts(n int) ([]int, error) {
 	var closers []io.Closer
 	defer func() {
@@ -205,21 +209,12 @@ func freePorts(n int) ([]int, error) {
 	}()
 	ports := make([]int, n)
 	for i := range ports {
-		if i%2 == 0 {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return nil, fmt.Errorf("pick a free port: %w", err)
-			}
-			closers = append(closers, l)
-			ports[i] = l.Addr().(*net.TCPAddr).Port
-		} else {
-			c, err := net.ListenPacket("udp", "127.0.0.1:0")
-			if err != nil {
-				return nil, fmt.Errorf("pick a free port: %w", err)
-			}
-			closers = append(closers, c)
-			ports[i] = c.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("pick a free port: %w", err)
 		}
+		closers = append(closers, l)
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
 	return ports, nil
 }
