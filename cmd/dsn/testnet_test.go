@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,9 +43,12 @@ func dsnCmd(t *testing.T, ctx context.Context, bin string, env []string, args ..
 	return stdout.String()
 }
 
-// TestTestnetEndToEnd runs what a new user would: a testnet of six provider
-// processes, a store through the client node, two providers holding shards
-// killed with SIGKILL, and a retrieval compared byte for byte.
+// TestTestnetEndToEnd runs what a new user would: a testnet of eight
+// provider processes, a 64 MiB store through the client node, two providers
+// holding shards killed with SIGKILL, and a retrieval compared byte for
+// byte. Then the surviving providers but one are stopped and restarted
+// without any bootstrap list: they must find each other again from the
+// peers they persisted.
 func TestTestnetEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds dsn and runs eight processes")
@@ -58,7 +62,7 @@ func TestTestnetEndToEnd(t *testing.T) {
 		exec.Command(bin, "testnet", "down", "--dir", dir, "--timeout", "5s").Run()
 	})
 
-	out := dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", "6", "--dir", dir, "--capacity", "256MiB")
+	out := dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", "8", "--dir", dir, "--capacity", "256MiB")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	envLine := lines[len(lines)-1]
 	env, err := os.ReadFile(filepath.Join(dir, "env"))
@@ -66,7 +70,7 @@ func TestTestnetEndToEnd(t *testing.T) {
 		t.Fatalf("env file = %q, %v; testnet up printed %q; want DSN_REPO=%s", env, err, envLine, filepath.Join(dir, "client"))
 	}
 
-	data := make([]byte, 5<<20+123)
+	data := make([]byte, 64<<20)
 	rand.NewChaCha8([32]byte{7}).Read(data)
 	in := filepath.Join(t.TempDir(), "in")
 	if err := os.WriteFile(in, data, 0o600); err != nil {
@@ -81,7 +85,7 @@ func TestTestnetEndToEnd(t *testing.T) {
 
 	// Kill two providers that hold shards of the file.
 	var killed []string
-	for i := 1; i <= 6 && len(killed) < 2; i++ {
+	for i := 1; i <= 8 && len(killed) < 2; i++ {
 		rdir := filepath.Join(dir, "node-"+strconv.Itoa(i))
 		c, err := api.Dial(ctx, rdir)
 		if err != nil {
@@ -126,15 +130,79 @@ func TestTestnetEndToEnd(t *testing.T) {
 		t.Fatalf("retrieved %d bytes (%v), want the %d stored bytes", len(got), err, len(data))
 	}
 
-	out = dsnCmd(t, ctx, bin, nil, "testnet", "down", "--dir", dir)
-	if n := strings.Count(out, "stopped "); n != 5 {
-		t.Errorf("testnet down printed %q, want 5 nodes stopped (4 providers and the client)", out)
+	// Stop all the surviving providers but one and restart them with no
+	// bootstrap list at all.
+	var alive []string
+	for i := 1; i <= 8; i++ {
+		rdir := filepath.Join(dir, "node-"+strconv.Itoa(i))
+		if !slices.Contains(killed, rdir) {
+			alive = append(alive, rdir)
+		}
 	}
-	for _, name := range []string{"node-1", "node-3", "client"} {
+	keep, restart := alive[len(alive)-1], alive[:len(alive)-1]
+	for _, rdir := range restart {
+		stopNode(t, ctx, rdir)
+	}
+	for _, rdir := range restart {
+		r, err := daemon.OpenRepo(rdir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := r.Config
+		r.Close()
+		cfg.Bootstrap = nil
+		if err := daemon.WriteConfig(rdir, cfg); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "node", "run", "--repo", rdir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go cmd.Wait()
+	}
+	for _, rdir := range restart {
+		waitFor(t, ctx, rdir+" to rejoin from its persisted peers", func() bool {
+			c, err := api.Dial(ctx, rdir)
+			if err != nil {
+				return false
+			}
+			s, err := c.Status(ctx)
+			// The other restarted nodes and the one kept running.
+			return err == nil && s.RoutingTable >= len(restart)
+		})
+	}
+	t.Logf("%d providers rejoined without a bootstrap list; %s kept running", len(restart), filepath.Base(keep))
+
+	out = dsnCmd(t, ctx, bin, nil, "testnet", "down", "--dir", dir)
+	if n := strings.Count(out, "stopped "); n != len(alive)+1 {
+		t.Errorf("testnet down printed %q, want %d nodes stopped (the providers alive and the client)", out, len(alive)+1)
+	}
+	for _, name := range []string{filepath.Base(keep), "client"} {
 		if locked, _ := daemon.Locked(filepath.Join(dir, name)); locked {
 			t.Errorf("%s still running after testnet down", name)
 		}
 	}
+}
+
+// stopNode stops the daemon of rdir with SIGTERM, so it saves its peers,
+// and waits until it has let go of its repo.
+func stopNode(t *testing.T, ctx context.Context, rdir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(rdir, daemon.PIDFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, rdir+" to stop", func() bool {
+		locked, err := daemon.Locked(rdir)
+		return err == nil && !locked
+	})
 }
 
 // waitFor polls cond until it holds or ctx ends.
