@@ -119,3 +119,25 @@ func BenchmarkRetrieve(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRetrieveDisk retrieves from providers with disk stores, the
+// page cache warm: the disk store's read path and the pipeline together.
+func BenchmarkRetrieveDisk(b *testing.B) {
+	const size = 256 << 20
+	l, err := StartLocalNetwork(context.Background(), b.TempDir(), 6, LocalOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	res, err := l.Client.Store(context.Background(), source(size), StoreOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Client.Retrieve(context.Background(), res.Reference, io.Discard, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

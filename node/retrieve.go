@@ -157,7 +157,8 @@ func (c *Client) getWhole(ctx context.Context, p dsn.PeerID, id dsn.ShardID, max
 // shard, and the decoded segment.
 type segBufs struct{ shards, data []byte }
 
-// fetchedSegment is a decoded, still sealed, segment.
+// fetchedSegment is a decoded, still sealed, segment, or why it could not
+// be fetched.
 type fetchedSegment struct {
 	index int
 	bufs  segBufs
@@ -308,7 +309,13 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 	for range ahead + 1 {
 		pool <- segBufs{}
 	}
-	fetched := make(chan fetchedSegment, ahead)
+	// Segments are fetched concurrently, as many as there are buffers, and
+	// handed on in order: each waits on its own done channel.
+	type pending struct {
+		f    fetchedSegment
+		done chan struct{}
+	}
+	fetched := make(chan *pending, ahead)
 	go func() {
 		defer close(fetched)
 		for i := range m.Segments {
@@ -322,22 +329,26 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 			if int64(cap(b.shards)) < need {
 				b.shards = make([]byte, need)
 			}
-			data, err := c.fetchSegment(ctx, m, code, i, b.shards, b.data)
-			b.data = data
+			p := &pending{done: make(chan struct{})}
 			select {
-			case fetched <- fetchedSegment{index: i, bufs: b, err: err}:
+			case fetched <- p:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil {
-				return
-			}
+			go func() {
+				defer close(p.done)
+				data, err := c.fetchSegment(ctx, m, code, i, b.shards, b.data)
+				b.data = data
+				p.f = fetchedSegment{index: i, bufs: b, err: err}
+			}()
 		}
 	}()
 
 	var done, chunk int64
 	writeErr := func() error {
-		for f := range fetched {
+		for p := range fetched {
+			<-p.done
+			f := p.f
 			if f.err != nil {
 				return f.err
 			}
@@ -368,7 +379,9 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 		cancel()
 		pw.CloseWithError(writeErr)
 		<-rootc
-		for range fetched {
+		// Every fetch ends (ctx is cancelled) before the buffers go.
+		for p := range fetched {
+			<-p.done
 		}
 		return writeErr
 	}

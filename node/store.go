@@ -24,11 +24,13 @@ import (
 const (
 	DefaultK = 4
 	DefaultM = 2
+	// segmentUploads is how many segments upload at once.
+	segmentUploads = 2
 	// segmentBuffers is how many segment buffers a store keeps in flight:
-	// one per pipeline stage (fill, seal, code, upload). It bounds a store's
-	// memory at about segmentBuffers × (k+m)/k × segment size, whatever the
-	// file size.
-	segmentBuffers = 4
+	// one per pipeline stage (fill, seal, code) and one per upload. It
+	// bounds a store's memory at about segmentBuffers × (k+m)/k × segment
+	// size, whatever the file size.
+	segmentBuffers = 3 + segmentUploads
 	// manifestReplicas is how many providers keep a copy of the manifest,
 	// at least; see putManifest.
 	manifestReplicas = 6
@@ -286,21 +288,35 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 		}
 	})
 
-	// Stage 4: upload, one segment at a time so that the manifest lists
-	// segments in order; the next segment is coded meanwhile.
-	var segs []manifest.Segment
+	// Stage 4: upload, segmentUploads segments at a time, so that one
+	// segment's acknowledgements (each waits for a provider's fsync) overlap
+	// the next segment's transfer. The manifest lists segments in order
+	// whatever order their uploads finish in.
+	var (
+		segMu   sync.Mutex
+		placed  = map[int]manifest.Segment{}
+		uploads = make(chan struct{}, segmentUploads)
+	)
 	wg.Go(func() {
+		var uw sync.WaitGroup
+		defer uw.Wait()
 		for s := range toUpload {
 			if ctx.Err() != nil {
 				continue
 			}
-			placed, err := c.placeSegment(ctx, s.index, s.shards, s.ids, &stored, progress)
-			if err != nil {
-				fail(err)
-				continue
-			}
-			segs = append(segs, placed)
-			pool <- s.buf
+			uploads <- struct{}{}
+			uw.Go(func() {
+				defer func() { <-uploads }()
+				seg, err := c.placeSegment(ctx, s.index, s.shards, s.ids, &stored, progress)
+				if err != nil {
+					fail(err)
+					return
+				}
+				segMu.Lock()
+				placed[s.index] = seg
+				segMu.Unlock()
+				pool <- s.buf
+			})
 		}
 	})
 
@@ -369,7 +385,10 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 
 	m.Size = read.Load()
 	m.Root = root
-	m.Segments = segs
+	m.Segments = make([]manifest.Segment, next)
+	for i := range m.Segments {
+		m.Segments[i] = placed[i]
+	}
 	var blob []byte
 	if opts.Public {
 		blob, err = manifest.Public(m)

@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -186,7 +187,11 @@ func New(ctx context.Context, key crypto.PrivKey, cfg Config) (*Host, error) {
 		libp2p.ListenAddrStrings(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
-		// Noise secures TCP; QUIC brings its own TLS 1.3.
+		// TCP is secured with TLS 1.3 when both ends offer it, else Noise;
+		// QUIC brings its own TLS 1.3. TLS first: its AES-GCM runs on the
+		// CPU's AES instructions, Noise's ChaCha20-Poly1305 does not, and
+		// every shard byte crosses it twice (docs/benchmarks.md).
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(mgr),
