@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -63,6 +64,11 @@ func (d *Daemon) newAPIServer(o APIOptions) *http.Server {
 	mux.Handle(api.PathStore, only(http.MethodPost, d.handleStore))
 	mux.Handle(api.PathRetrieve, only(http.MethodPost, d.handleRetrieve))
 	mux.Handle(api.PathStatus, only(http.MethodGet, d.handleStatus))
+	// Profiles, for an operator on this machine: the API listens on
+	// loopback only, and guard refuses what a browser could send.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
