@@ -94,6 +94,20 @@ var (
 	ErrBadAddr = errors.New("malformed peer address")
 )
 
+// streamWindow is the yamux receive window a stream opens with. Shards
+// travel one per stream, a few MiB each: with yamux's 256 KiB default a
+// fresh stream spends its first round trips growing the window instead of
+// sending. The resource manager still bounds the memory of all windows.
+const streamWindow = 4 << 20
+
+// muxer is libp2p's yamux with streamWindow.
+func muxer() *yamux.Transport {
+	cfg := *yamux.DefaultTransport
+	cfg.InitialStreamWindowSize = max(cfg.InitialStreamWindowSize, streamWindow)
+	cfg.MaxStreamWindowSize = max(cfg.MaxStreamWindowSize, cfg.InitialStreamWindowSize)
+	return &cfg
+}
+
 // Host is a libp2p host with a Kademlia DHT. It implements dsn.Transport
 // and dsn.Router. Its methods are safe for concurrent use.
 type Host struct {
@@ -193,7 +207,7 @@ func New(ctx context.Context, key crypto.PrivKey, cfg Config) (*Host, error) {
 		// every shard byte crosses it twice (docs/benchmarks.md).
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.Muxer(yamux.ID, muxer()),
 		libp2p.ResourceManager(mgr),
 		libp2p.ConnectionManager(cm),
 		libp2p.UserAgent("dsn"),
