@@ -128,6 +128,11 @@ func (c *Client) FetchManifest(ctx context.Context, ref manifest.Reference) (*ma
 // getWhole fetches a whole shard or blob from p into buf (grown as needed)
 // and verifies it. It refuses sizes above max before reading any byte.
 func (c *Client) getWhole(ctx context.Context, p dsn.PeerID, id dsn.ShardID, max int64, buf []byte) ([]byte, error) {
+	release, err := c.limit.acquire(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, c.shardDeadline(max))
 	defer cancel()
 	rc, size, err := shardproto.Get(ctx, c.t, p, id, 0, -1)

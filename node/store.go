@@ -64,6 +64,7 @@ type Client struct {
 	router dsn.Router
 	opts   ClientOptions
 	log    *slog.Logger
+	limit peerLimiter
 	// put uploads one shard; a field so that benchmarks can measure the
 	// pipeline without the providers' side.
 	put func(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b []byte) error
@@ -495,6 +496,11 @@ func (c *Client) shardDeadline(size int64) time.Duration {
 }
 
 func (c *Client) putShard(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b []byte) error {
+	release, err := c.limit.acquire(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, c.shardDeadline(int64(len(b))))
 	defer cancel()
 	return shardproto.Put(ctx, c.t, p, id, int64(len(b)), bytes.NewReader(b))
