@@ -64,7 +64,7 @@ type Client struct {
 	router dsn.Router
 	opts   ClientOptions
 	log    *slog.Logger
-	limit peerLimiter
+	limit  peerLimiter
 	// put uploads one shard; a field so that benchmarks can measure the
 	// pipeline without the providers' side.
 	put func(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b []byte) error
