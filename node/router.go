@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,6 +58,28 @@ func (c *Client) candidates(ctx context.Context, id dsn.ShardID) []dsn.PeerID {
 // routeTimeout bounds one DHT lookup. A lookup that runs into dead peers
 // gives what it found by then; the transport's own peers fill in.
 const routeTimeout = 5 * time.Second
+
+// peerAddrs is implemented by transports that know the IP addresses they
+// reach peers at (the libp2p host does).
+type peerAddrs interface {
+	PeerIPs(p dsn.PeerID) []netip.Addr
+}
+
+// subnets returns the networks p is reached on, or nil when the transport
+// cannot tell.
+func (c *Client) subnets(p dsn.PeerID) []string {
+	pa, ok := c.t.(peerAddrs)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, ip := range pa.PeerIPs(p) {
+		if n := market.Subnet(ip); !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 // maxProviderLookup bounds how many announced holders of one shard a
 // retrieval asks, beyond the manifest's hint.

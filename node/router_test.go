@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"sync"
 	"testing"
 
@@ -98,5 +99,45 @@ func TestRetrieveFindsHoldersThroughRouter(t *testing.T) {
 	}
 	if !bytes.Equal(out.Bytes(), data) {
 		t.Fatal("retrieved bytes differ from the stored ones")
+	}
+}
+
+// netTransport is an in-process transport that reports the address each
+// peer is reached at, as the libp2p host does from its connections.
+type netTransport struct {
+	dsn.Transport
+	ips map[dsn.PeerID]netip.Addr
+}
+
+func (t netTransport) PeerIPs(p dsn.PeerID) []netip.Addr {
+	if ip, ok := t.ips[p]; ok {
+		return []netip.Addr{ip}
+	}
+	return nil
+}
+
+// TestPlacementSpreadsOverSubnets puts 8 providers on 5 networks: every
+// segment of a 4+2 file must use all 5 networks (one twice), where distance
+// alone would often put two shards of a segment in one network.
+func TestPlacementSpreadsOverSubnets(t *testing.T) {
+	l := startNet(t, 8)
+	ips := map[dsn.PeerID]netip.Addr{}
+	nets := []string{"198.51.100.7", "198.51.100.9", "203.0.113.1", "203.0.113.2", "192.0.2.1", "192.0.2.200", "100.64.0.1", "100.65.0.1"}
+	for i, p := range l.Providers {
+		ips[p.ID] = netip.MustParseAddr(nets[i])
+	}
+	client := NewClient(netTransport{l.Net.Add("client-2"), ips}, ClientOptions{})
+	res, err := client.Store(ctxT(t), bytes.NewReader(testData(9<<20, 31)), StoreOptions{SegmentChunks: testSegmentChunks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, seg := range res.Manifest.Segments {
+		used := map[string]int{}
+		for _, sh := range seg.Shards {
+			used[market.Subnet(ips[sh.Provider])]++
+		}
+		if len(used) != 5 {
+			t.Errorf("segment %d spans %d networks %v, want all 5", i, len(used), used)
+		}
 	}
 }

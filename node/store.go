@@ -16,6 +16,7 @@ import (
 	"github.com/dsn-project/dsn/chunker"
 	"github.com/dsn-project/dsn/erasure"
 	"github.com/dsn-project/dsn/manifest"
+	"github.com/dsn-project/dsn/market"
 	"github.com/dsn-project/dsn/node/shardproto"
 	"github.com/dsn-project/dsn/seal"
 )
@@ -425,19 +426,47 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 	lw.Wait()
 	var mu sync.Mutex
 	taken := make(map[dsn.PeerID]bool, len(shards))
-	// next picks the closest candidate for shard i that holds no other shard
-	// of the segment and was not tried, and marks it, so that concurrent
+	nets := make(map[string]int, len(shards)) // subnets in use by the segment
+	subnets := make(map[dsn.PeerID][]string)
+	netsOf := func(p dsn.PeerID) []string {
+		if _, ok := subnets[p]; !ok {
+			subnets[p] = c.subnets(p)
+		}
+		return subnets[p]
+	}
+	// next picks for shard i the closest candidate that holds no other
+	// shard of the segment and was not tried, preferring one on a network
+	// the segment does not use yet, and marks it, so that concurrent
 	// uploads never choose the same peer.
 	next := func(i int, tried map[dsn.PeerID]bool) (dsn.PeerID, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, p := range cands[i] {
-			if !taken[p] && !tried[p] {
-				taken[p] = true
-				return p, true
+		p, ok := market.PickSpread(cands[i],
+			func(p dsn.PeerID) bool { return taken[p] || tried[p] },
+			func(p dsn.PeerID) bool {
+				for _, n := range netsOf(p) {
+					if nets[n] > 0 {
+						return true
+					}
+				}
+				return false
+			})
+		if ok {
+			taken[p] = true
+			for _, n := range netsOf(p) {
+				nets[n]++
 			}
 		}
-		return "", false
+		return p, ok
+	}
+	// drop undoes next for a peer that refused.
+	drop := func(p dsn.PeerID) {
+		mu.Lock()
+		defer mu.Unlock()
+		delete(taken, p)
+		for _, n := range netsOf(p) {
+			nets[n]--
+		}
 	}
 	// First choices are made in shard order, before any upload starts, so
 	// that placement is the documented greedy rule and anyone can
@@ -476,9 +505,7 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 				}
 				c.log.Debug("provider refused shard", "segment", index, "shard", i, "peer", p, "err", err)
 				last = err
-				mu.Lock()
-				delete(taken, p)
-				mu.Unlock()
+				drop(p)
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	msmux "github.com/multiformats/go-multistream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -434,4 +437,22 @@ func (h *Host) Close() error {
 		}
 	})
 	return h.closeErr
+}
+
+// PeerIPs returns the IP addresses this host reaches p at: the remote ends
+// of its open connections to p, which, unlike the addresses p announces,
+// cannot be chosen by p. Placement uses them to keep the shards of one
+// segment on different networks.
+func (h *Host) PeerIPs(p dsn.PeerID) []netip.Addr {
+	var out []netip.Addr
+	for _, c := range h.h.Network().ConnsToPeer(peer.ID(p)) {
+		ip, err := manet.ToIP(c.RemoteMultiaddr())
+		if err != nil {
+			continue
+		}
+		if a, ok := netip.AddrFromSlice(ip); ok && !slices.Contains(out, a.Unmap()) {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out
 }
