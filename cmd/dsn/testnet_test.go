@@ -98,15 +98,7 @@ func TestTestnetEndToEnd(t *testing.T) {
 		if s.Shards == 0 {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(rdir, daemon.PIDFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		if err := syscall.Kill(daemonPID(t, rdir), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		killed = append(killed, rdir)
@@ -184,9 +176,8 @@ func TestTestnetEndToEnd(t *testing.T) {
 	}
 }
 
-// stopNode stops the daemon of rdir with SIGTERM, so it saves its peers,
-// and waits until it has let go of its repo.
-func stopNode(t *testing.T, ctx context.Context, rdir string) {
+// daemonPID reads the pid of the daemon running on rdir.
+func daemonPID(t *testing.T, rdir string) int {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(rdir, daemon.PIDFile))
 	if err != nil {
@@ -196,7 +187,14 @@ func stopNode(t *testing.T, ctx context.Context, rdir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+	return pid
+}
+
+// stopNode stops the daemon of rdir with SIGTERM, so it saves its peers,
+// and waits until it has let go of its repo.
+func stopNode(t *testing.T, ctx context.Context, rdir string) {
+	t.Helper()
+	if err := syscall.Kill(daemonPID(t, rdir), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, rdir+" to stop", func() bool {
