@@ -181,8 +181,30 @@ func startHosts(ctx context.Context, n int, log *slog.Logger) ([]*p2p.Host, erro
 			return fail(err)
 		}
 	}
-	for _, h := range hosts {
-		if err := h.WaitForPeers(ctx, min(n-2, 20)); err != nil {
+	// Kademlia adds a peer to a routing table when the two interact;
+	// connect every host to every server so that no table waits for the
+	// DHT's periodic refresh.
+	var wg sync.WaitGroup
+	errs := make([]error, len(hosts))
+	for i, h := range hosts {
+		wg.Go(func() {
+			for _, o := range hosts[:n-1] {
+				if o != h {
+					errs[i] = errors.Join(errs[i], h.Connect(ctx, o.Addrs()[0]))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fail(err)
+	}
+	for i, h := range hosts {
+		want := n - 2 // every other server
+		if i == n-1 {
+			want = n - 1 // the client is no server itself
+		}
+		if err := h.WaitForPeers(ctx, min(want, 20)); err != nil {
 			return fail(err)
 		}
 	}

@@ -35,6 +35,19 @@ func newNetwork(t *testing.T, n int) []*Host {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	// Kademlia adds a peer to a routing table when the two interact, and
+	// hosts that bootstrapped at the same moment may not have yet: connect
+	// every pair, so that every table holds every other server.
+	for i, h := range hs {
+		for _, o := range hs[i+1:] {
+			wg.Go(func() {
+				if err := h.Connect(testCtx(t), o.Addrs()[0]); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
 	for i, h := range hs {
 		if err := h.WaitForPeers(testCtx(t), n-1); err != nil {
 			t.Fatalf("host %d: %v", i, err)
