@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,14 +68,16 @@ type Options struct {
 // Daemon is a running node: a shard store served to the network when the
 // node is a provider, a client for its own files, and the HTTP API.
 type Daemon struct {
-	repo   *Repo
-	host   Host
-	log    *slog.Logger
-	opts   Options
-	store  *node.Announcer // nil unless a provider
-	client *node.Client
-	api    *http.Server
-	addr   net.Addr
+	repo     *Repo
+	host     Host
+	log      *slog.Logger
+	opts     Options
+	store    *node.Announcer // nil unless a provider
+	provider *node.Provider  // serves store; nil unless a provider
+	client   *node.Client
+	api      *http.Server
+	addr     net.Addr
+	token    string // every API request must present it
 
 	cancel context.CancelFunc
 	bg     sync.WaitGroup
@@ -103,7 +107,7 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 			return nil, fmt.Errorf("start: %w", err)
 		}
 		d.store = node.ProvidingStore(st, host, log.With("component", "announce"))
-		node.ServeProvider(host, r.Path(ShardsDir), d.store, log.With("component", "shardproto"))
+		d.provider = node.ServeProvider(host, r.Path(ShardsDir), d.store, log.With("component", "shardproto"))
 	}
 	copts := opts.Client
 	if copts.Router == nil {
@@ -120,6 +124,13 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 		return nil, fmt.Errorf("start: api: %w", err)
 	}
 	d.addr = ln.Addr()
+	var tok [32]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		ln.Close()
+		d.closeStore()
+		return nil, fmt.Errorf("start: api token: %w", err)
+	}
+	d.token = hex.EncodeToString(tok[:])
 	d.api = d.newAPIServer(opts.API)
 	go func() {
 		if err := d.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -131,11 +142,18 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 		d.closeStore()
 		return nil, fmt.Errorf("start: %w", err)
 	}
+	if err := writeFileAtomic(r.Path(TokenFile), []byte(d.token+"\n"), 0o600); err != nil {
+		d.stopAPI()
+		d.closeStore()
+		os.Remove(r.Path(PIDFile))
+		return nil, fmt.Errorf("start: %w", err)
+	}
 	// The api file is written last: once it is there, the node answers.
 	if err := writeFileAtomic(r.Path(APIFile), []byte(d.addr.String()+"\n"), 0o600); err != nil {
 		d.stopAPI()
 		d.closeStore()
 		os.Remove(r.Path(PIDFile))
+		os.Remove(r.Path(TokenFile))
 		return nil, fmt.Errorf("start: %w", err)
 	}
 
@@ -251,10 +269,13 @@ func (d *Daemon) Stop() error {
 		if err := d.host.SavePeers(); err != nil {
 			errs = append(errs, fmt.Errorf("save peers: %w", err))
 		}
+		if d.provider != nil {
+			d.provider.Server.Unregister(d.host)
+		}
 		if err := d.closeStore(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
 		}
-		for _, f := range []string{APIFile, PIDFile} {
+		for _, f := range []string{APIFile, TokenFile, PIDFile} {
 			if err := os.Remove(d.repo.Path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}

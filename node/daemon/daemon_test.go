@@ -225,6 +225,9 @@ func TestAPIBadRequests(t *testing.T) {
 		{"from a web page", "GET", "/v1/status", map[string]string{"Origin": "https://evil.example"}, nil, 0, 403, api.CodeForbidden},
 		{"rebound host", "GET", "/v1/status", map[string]string{"Host": "evil.example:80"}, nil, 0, 403, api.CodeForbidden},
 		{"huge header", "GET", "/v1/status", map[string]string{"X-Big": strings.Repeat("a", 64<<10)}, nil, 0, 431, ""},
+		{"no token", "GET", "/v1/status", map[string]string{"Authorization": ""}, nil, 0, 401, api.CodeUnauthorized},
+		{"wrong token", "GET", "/v1/status", map[string]string{"Authorization": "Bearer " + strings.Repeat("0", 64)}, nil, 0, 401, api.CodeUnauthorized},
+		{"profile without token", "GET", "/debug/pprof/profile?seconds=30", map[string]string{"Authorization": ""}, nil, 0, 401, api.CodeUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,6 +236,7 @@ func TestAPIBadRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.ContentLength = tt.length
+			req.Header.Set("Authorization", "Bearer "+d.token)
 			for k, v := range tt.header {
 				if k == "Host" {
 					req.Host = v
@@ -262,7 +266,7 @@ func TestAPIBadRequests(t *testing.T) {
 func TestStopRemovesFilesAndDialFails(t *testing.T) {
 	n := newTestNet(t, 1)
 	d, r, h := n.startDaemon(t, "p", 1<<20, APIOptions{})
-	for _, f := range []string{APIFile, PIDFile} {
+	for _, f := range []string{APIFile, TokenFile, PIDFile} {
 		if _, err := os.Stat(r.Path(f)); err != nil {
 			t.Errorf("running daemon: %s: %v", f, err)
 		}
@@ -270,7 +274,7 @@ func TestStopRemovesFilesAndDialFails(t *testing.T) {
 	if err := d.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	for _, f := range []string{APIFile, PIDFile} {
+	for _, f := range []string{APIFile, TokenFile, PIDFile} {
 		if _, err := os.Stat(r.Path(f)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("stopped daemon: %s still there (%v)", f, err)
 		}

@@ -20,6 +20,7 @@ const (
 	LockFile  = "repo.lock"    // held by the one process using the repo
 	PIDFile   = "pid"          // the running daemon's process id
 	APIFile   = api.AddrFile   // the running daemon's API address
+	TokenFile = api.TokenFile  // the running daemon's API token
 )
 
 // Repo errors.
@@ -56,9 +57,6 @@ func Init(dir string, cfg Config) (string, error) {
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
 		return "", fmt.Errorf("init %s: %w", dir, ErrRepoExists)
 	}
-	if _, err := os.Stat(filepath.Join(dir, KeyFile)); err == nil {
-		return "", fmt.Errorf("init %s: %w (it has an identity key)", dir, ErrRepoExists)
-	}
 	if err := os.MkdirAll(filepath.Join(dir, ShardsDir), 0o700); err != nil {
 		return "", fmt.Errorf("init %s: %w", dir, err)
 	}
@@ -67,7 +65,8 @@ func Init(dir string, cfg Config) (string, error) {
 		return "", fmt.Errorf("init %s: identity: %w", dir, err)
 	}
 	// The config is written last: its presence is what makes dir a repo,
-	// so an init that failed halfway can be run again.
+	// so an init that failed halfway can be run again, and keeps the
+	// identity key it already made.
 	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), cfg.Marshal(), 0o600); err != nil {
 		return "", fmt.Errorf("init %s: %w", dir, err)
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,7 +74,7 @@ func (d *Daemon) newAPIServer(o APIOptions) *http.Server {
 		writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return &http.Server{
-		Handler:           guard(mux),
+		Handler:           guard(d.token, mux),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleConnTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -85,8 +86,18 @@ func (d *Daemon) newAPIServer(o APIOptions) *http.Server {
 // rebinding may even read the answer. Browsers always send Origin on such
 // requests and use the page's host name in Host; dsn's client does
 // neither.
-func guard(next http.Handler) http.Handler {
+//
+// Before all that, a request must carry the daemon's token (api.TokenFile,
+// readable only by the repo's owner): loopback keeps other machines out but
+// not other users of this one, who could otherwise make the daemon write
+// files wherever its owner can.
+func guard(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, "missing or wrong API token (read it from the repo's "+api.TokenFile+")")
+			return
+		}
 		if r.Header.Get("Origin") != "" {
 			writeError(w, http.StatusForbidden, api.CodeForbidden, "requests from web pages are not allowed")
 			return

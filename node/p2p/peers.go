@@ -49,8 +49,9 @@ type peerEntry struct {
 }
 
 // encodePeers returns the file form of ps, keeping at most MaxSavedPeers
-// peers and maxAddrsPerPeer addresses each, and skipping peers without
-// addresses (they could not be dialled from the file alone).
+// peers and maxAddrsPerPeer addresses each, leaving out relay addresses,
+// and skipping peers without addresses (they could not be dialled from the
+// file alone).
 func encodePeers(ps []peer.AddrInfo) ([]byte, error) {
 	f := peersFile{Version: peersFileVersion, Peers: []peerEntry{}}
 	for _, p := range ps {
@@ -61,6 +62,12 @@ func encodePeers(ps []peer.AddrInfo) ([]byte, error) {
 		for _, a := range p.Addrs {
 			if len(e.Addrs) == maxAddrsPerPeer {
 				break
+			}
+			// A relay address (/p2p/<relay>/p2p-circuit) names another
+			// peer, which the file's one-peer-per-entry rule forbids; the
+			// relay is found again through the DHT.
+			if _, err := a.ValueForProtocol(ma.P_P2P); err == nil {
+				continue
 			}
 			if s := a.String(); len(s) <= maxAddrLen {
 				e.Addrs = append(e.Addrs, s)

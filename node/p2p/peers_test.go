@@ -180,3 +180,23 @@ func FuzzDecodePeers(f *testing.F) {
 		}
 	})
 }
+
+// TestPeersFileSkipsRelayAddresses saves a peer behind NAT, reachable only
+// through a relay: the saved file must still load, keeping the peers it can.
+func TestPeersFileSkipsRelayAddresses(t *testing.T) {
+	ps := []peer.AddrInfo{
+		mustInfo(t, goldenPeerA, "/ip4/192.0.2.1/tcp/4001", "/ip4/198.51.100.9/tcp/4001/p2p/"+goldenPeerB+"/p2p-circuit"),
+		mustInfo(t, goldenPeerB, "/ip4/198.51.100.9/tcp/4001/p2p/"+goldenPeerA+"/p2p-circuit"), // only a relay address
+	}
+	b, err := encodePeers(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := decodePeers(b)
+	if err != nil {
+		t.Fatalf("decodePeers(encodePeers(peers with relay addresses)) = %v", err)
+	}
+	if len(back) != 1 || back[0].ID != ps[0].ID || len(back[0].Addrs) != 1 || back[0].Addrs[0].String() != "/ip4/192.0.2.1/tcp/4001" {
+		t.Fatalf("round trip = %v, want the first peer with its direct address only", back)
+	}
+}

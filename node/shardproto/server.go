@@ -100,6 +100,13 @@ func (s *Server) Register(t dsn.Transport) {
 	t.SetStreamHandler(GetProtocol, s.handleGet)
 }
 
+// Unregister stops serving both protocols on t, so that a store about to
+// close is not asked for more.
+func (s *Server) Unregister(t dsn.Transport) {
+	t.RemoveStreamHandler(PutProtocol)
+	t.RemoveStreamHandler(GetProtocol)
+}
+
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	return Stats{

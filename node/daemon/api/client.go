@@ -21,6 +21,12 @@ import (
 // the running daemon's API ("127.0.0.1:port").
 const AddrFile = "api"
 
+// TokenFile is the name, inside a repo, of the file holding the running
+// daemon's API token. Loopback keeps other machines out, not other users of
+// this one: every request carries the token, which only the repo's owner
+// can read (mode 0600).
+const TokenFile = "api.token"
+
 // ErrNoDaemon is returned by Dial when no daemon answers for the repo: there
 // is no api file, or the address in it does not answer.
 var ErrNoDaemon = errors.New("no daemon running for this repo")
@@ -42,14 +48,16 @@ func (e *RemoteError) Error() string { return e.Message }
 
 // Client calls one daemon's API.
 type Client struct {
-	base string
-	hc   *http.Client
+	base  string
+	token string
+	hc    *http.Client
 }
 
-// New returns a client for the API at addr (host:port).
-func New(addr string) *Client {
+// New returns a client for the API at addr (host:port) that presents token.
+func New(addr, token string) *Client {
 	return &Client{
-		base: "http://" + addr,
+		base:  "http://" + addr,
+		token: token,
 		hc: &http.Client{Transport: &http.Transport{
 			Proxy:               nil, // the API is on loopback; no proxy applies
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
@@ -80,6 +88,18 @@ func ReadAddr(repoDir string) (string, error) {
 	return addr, nil
 }
 
+// ReadToken returns the API token recorded in repoDir.
+func ReadToken(repoDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(repoDir, TokenFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%s: no %s: %w", repoDir, TokenFile, ErrNoDaemon)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read api token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
 // Dial finds the daemon of the repo at repoDir and checks that it answers.
 // It returns ErrNoDaemon (wrapped) when none does, so callers can fall back
 // to running without one.
@@ -88,7 +108,11 @@ func Dial(ctx context.Context, repoDir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := New(addr)
+	token, err := ReadToken(repoDir)
+	if err != nil {
+		return nil, err
+	}
+	c := New(addr, token)
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if _, err := c.Status(ctx); err != nil {
@@ -172,6 +196,7 @@ func (c *Client) Retrieve(ctx context.Context, rr RetrieveRequest) (*RetrieveRes
 // do sends req and decodes the answer into out. A *RemoteError is
 // returned as is: its message already says what failed.
 func (c *Client) do(req *http.Request, out any) error {
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return err

@@ -81,4 +81,6 @@ const (
 	CodeIntegrity        = "integrity"
 	CodeCanceled         = "canceled"
 	CodeInternal         = "internal"
+	// CodeUnauthorized: the request lacks the daemon's API token.
+	CodeUnauthorized = "unauthorized"
 )

@@ -313,7 +313,11 @@ func status(ctx context.Context, n *Node) (*api.Status, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return api.New(n.API).Status(ctx)
+	token, err := api.ReadToken(n.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return api.New(n.API, token).Status(ctx)
 }
 
 // lastLines returns the end of the log of the node msg is about, so that
