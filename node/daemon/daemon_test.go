@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -292,4 +293,22 @@ func TestStopRemovesFilesAndDialFails(t *testing.T) {
 	if _, err := api.Dial(ctxT(t), r.Dir); !errors.Is(err, api.ErrNoDaemon) {
 		t.Errorf("Dial with a stale api file = %v, want ErrNoDaemon", err)
 	}
+}
+
+func TestLimitedTransfers(t *testing.T) {
+	slots := make(chan struct{}, 1)
+	started, release := make(chan struct{}), make(chan struct{})
+	h := limited(slots, func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+	})
+	go h(httptest.NewRecorder(), httptest.NewRequest("POST", "/v1/store", nil))
+	<-started
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest("POST", "/v1/store", nil))
+	var e api.Error
+	if err := jsonDecode(rec.Body.Bytes(), &e); rec.Code != http.StatusServiceUnavailable || err != nil || e.Code != api.CodeBusy {
+		t.Fatalf("second transfer = %d %s, want 503 %s", rec.Code, rec.Body, api.CodeBusy)
+	}
+	close(release)
 }

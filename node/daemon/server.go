@@ -62,8 +62,11 @@ func (d *Daemon) newAPIServer(o APIOptions) *http.Server {
 	o.defaults()
 	d.opts.API = o
 	mux := http.NewServeMux()
-	mux.Handle(api.PathStore, only(http.MethodPost, d.handleStore))
-	mux.Handle(api.PathRetrieve, only(http.MethodPost, d.handleRetrieve))
+	// Each transfer holds a few segments in memory, so their number is
+	// bounded; one over the bound is told to come back later.
+	transfers := make(chan struct{}, maxTransfers)
+	mux.Handle(api.PathStore, only(http.MethodPost, limited(transfers, d.handleStore)))
+	mux.Handle(api.PathRetrieve, only(http.MethodPost, limited(transfers, d.handleRetrieve)))
 	mux.Handle(api.PathStatus, only(http.MethodGet, d.handleStatus))
 	// Profiles, for an operator on this machine: the API listens on
 	// loopback only, and guard refuses what a browser could send.
@@ -113,6 +116,22 @@ func guard(token string, next http.Handler) http.Handler {
 		// Errors in the method or path are answered by the mux in JSON too.
 		next.ServeHTTP(w, r)
 	})
+}
+
+// maxTransfers bounds the stores and retrievals the API runs at once.
+const maxTransfers = 4
+
+// limited runs h if one of the slots is free, and answers 503 otherwise.
+func limited(slots chan struct{}, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			h(w, r)
+		default:
+			writeError(w, http.StatusServiceUnavailable, api.CodeBusy, fmt.Sprintf("%d transfers are already running; try again when one ends", cap(slots)))
+		}
+	}
 }
 
 // only answers requests of one method, and others with a JSON error (the

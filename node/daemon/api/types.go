@@ -83,4 +83,6 @@ const (
 	CodeInternal         = "internal"
 	// CodeUnauthorized: the request lacks the daemon's API token.
 	CodeUnauthorized = "unauthorized"
+	// CodeBusy: the daemon runs as many transfers as it allows.
+	CodeBusy = "busy"
 )
