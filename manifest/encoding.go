@@ -8,6 +8,7 @@ import (
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/erasure"
+	"github.com/dsn-project/dsn/internal/varint"
 	"github.com/dsn-project/dsn/seal"
 	"github.com/ipfs/go-cid"
 )
@@ -109,18 +110,12 @@ func (d *decoder) uvarint(field string, max uint64) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	switch {
-	case n == 0:
-		d.fail("%s: truncated", field)
+	v, n, err := varint.Uvarint(d.b[d.off:])
+	if err != nil {
+		d.fail("%s: %v", field, err)
 		return 0
-	case n < 0:
-		d.fail("%s: varint overflows 64 bits", field)
-		return 0
-	case n > 1 && d.b[d.off+n-1] == 0:
-		d.fail("%s: varint is not minimally encoded", field)
-		return 0
-	case v > max:
+	}
+	if v > max {
 		d.fail("%s: %d exceeds %d", field, v, max)
 		return 0
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/varint"
 )
 
 // Protocol IDs. The version is part of the ID: an incompatible change to a
@@ -302,16 +303,9 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	switch {
-	case n == 0:
-		d.fail("number truncated")
-		return 0
-	case n < 0:
-		d.fail("number overflows 64 bits")
-		return 0
-	case n > 1 && d.b[n-1] == 0:
-		d.fail("number not minimally encoded")
+	v, n, err := varint.Uvarint(d.b)
+	if err != nil {
+		d.fail("number: %v", err)
 		return 0
 	}
 	d.b = d.b[n:]

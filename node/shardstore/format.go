@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/varint"
 )
 
 // ErrCorruptIndex is returned when an index entry or the usage record read
-// from pebble cannot be decoded. Open drops undecodable shard entries (and
-// logs them); at other times the operation fails with this error.
+// from pebble cannot be decoded. Open rebuilds an undecodable shard entry
+// from its file when the file still hashes to its ID, and drops it (and
+// logs that) otherwise; at other times the operation fails with this error.
 var ErrCorruptIndex = errors.New("corrupt shard index record")
 
 // Pebble keys. Shard entries sort by ShardID under one prefix, so a prefix
@@ -159,21 +161,9 @@ func decodeUsage(b []byte) (usageRecord, error) {
 
 // readUvarint reads one canonical (shortest-form) uvarint.
 func readUvarint(b []byte, what string) (uint64, []byte, error) {
-	v, n := binary.Uvarint(b)
-	if n <= 0 {
-		return 0, nil, fmt.Errorf("%s: truncated or overlong varint: %w", what, ErrCorruptIndex)
-	}
-	if n != uvarintLen(v) {
-		return 0, nil, fmt.Errorf("%s: non-canonical varint: %w", what, ErrCorruptIndex)
+	v, n, err := varint.Uvarint(b)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %v: %w", what, err, ErrCorruptIndex)
 	}
 	return v, b[n:], nil
-}
-
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
 }
