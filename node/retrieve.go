@@ -60,8 +60,13 @@ func (c *Client) FetchManifest(ctx context.Context, ref manifest.Reference) (*ma
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
 	}
-	peers := c.providersOf(ctx, id, "")
-	for _, p := range c.candidates(ctx, id) {
+	// The two lookups are independent DHT queries: run them together.
+	var peers, closest []dsn.PeerID
+	var lw sync.WaitGroup
+	lw.Go(func() { peers = c.providersOf(ctx, id, "") })
+	lw.Go(func() { closest = c.candidates(ctx, id) })
+	lw.Wait()
+	for _, p := range closest {
 		if !slices.Contains(peers, p) {
 			peers = append(peers, p)
 		}
