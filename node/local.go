@@ -45,7 +45,6 @@ type LocalNetwork struct {
 	Net       *inproc.Network
 	Providers []*Provider
 	Client    *Client
-	ClientID  dsn.PeerID
 	// hosts are the libp2p hosts by peer, providers' and the client's.
 	hosts map[dsn.PeerID]*p2p.Host
 }
@@ -134,7 +133,6 @@ func StartLocalNetwork(ctx context.Context, dir string, n int, opts LocalOptions
 		plog := log.With("peer", l.Name(names[i]))
 		l.Providers = append(l.Providers, ServeProvider(transports[i], pdir, ProvidingStore(st, routers[i], plog), plog))
 	}
-	l.ClientID = names[n]
 	copts := opts.Client
 	if copts.Logger == nil {
 		copts.Logger = log.With("peer", "client")
