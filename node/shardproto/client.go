@@ -54,23 +54,10 @@ func put(st dsn.Stream, id dsn.ShardID, size int64, r io.Reader) error {
 	if err := writeFrame(st, putRequest{id: id, size: size}); err != nil {
 		return resultAfter(st, fmt.Errorf("send request: %w", err))
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	for left := size; left > 0; {
-		nr, rerr := r.Read(buf[:min(left, int64(len(buf)))])
-		if nr > 0 {
-			if _, werr := st.Write(buf[:nr]); werr != nil {
-				return resultAfter(st, fmt.Errorf("send shard bytes: %w", werr))
-			}
-			left -= int64(nr)
-		}
-		switch {
-		case rerr == io.EOF && left > 0:
-			return fmt.Errorf("source ended after %d of %d bytes: %w", size-left, size, dsn.ErrShardSize)
-		case rerr != nil && rerr != io.EOF:
-			return fmt.Errorf("read source: %w", rerr)
-		}
+	if werr, err := sendBody(st, size, r); werr != nil {
+		return resultAfter(st, werr)
+	} else if err != nil {
+		return err
 	}
 	if err := st.CloseWrite(); err != nil {
 		return resultAfter(st, fmt.Errorf("close write: %w", err))
@@ -83,6 +70,46 @@ func put(st dsn.Stream, id dsn.ShardID, size int64, r io.Reader) error {
 		return remoteError(res.code, res.text)
 	}
 	return nil
+}
+
+// inMemory is a source whose bytes are already in memory (*bytes.Reader),
+// which can write them to the stream without a copy through a buffer.
+type inMemory interface {
+	Len() int
+	io.WriterTo
+}
+
+// sendBody writes exactly size bytes of r to st. A failed write is
+// returned as werr, since the provider's reply may explain it; err is a
+// failure of the source.
+func sendBody(st dsn.Stream, size int64, r io.Reader) (werr, err error) {
+	if m, ok := r.(inMemory); ok && int64(m.Len()) == size {
+		// The erasure coder hands over whole shards in memory: the copy
+		// into a buffer would cost as much as the transport's own.
+		if _, err := m.WriteTo(st); err != nil {
+			return fmt.Errorf("send shard bytes: %w", err), nil
+		}
+		return nil, nil
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for left := size; left > 0; {
+		nr, rerr := r.Read(buf[:min(left, int64(len(buf)))])
+		if nr > 0 {
+			if _, werr := st.Write(buf[:nr]); werr != nil {
+				return fmt.Errorf("send shard bytes: %w", werr), nil
+			}
+			left -= int64(nr)
+		}
+		switch {
+		case rerr == io.EOF && left > 0:
+			return nil, fmt.Errorf("source ended after %d of %d bytes: %w", size-left, size, dsn.ErrShardSize)
+		case rerr != nil && rerr != io.EOF:
+			return nil, fmt.Errorf("read source: %w", rerr)
+		}
+	}
+	return nil, nil
 }
 
 // resultAfter handles a failed write: a provider that refuses a shard

@@ -227,15 +227,21 @@ func TestDuplicatePut(t *testing.T) {
 	ctx := testCtx(t)
 	f := newFixture(t, newMemStore(), ServerOptions{})
 	data, id := shard(3, 5<<20)
-	for i := range 2 {
-		// The second time the store holds the shard and does not read it:
-		// the client's writes fail, and the acknowledgement must still count.
-		if err := Put(ctx, f.client, f.provider, id, int64(len(data)), bytes.NewReader(data)); err != nil {
+	for i := range 3 {
+		// From the second time on the store holds the shard and does not
+		// read it: the client's writes fail, and the acknowledgement must
+		// still count, whether the bytes come from memory in one write or
+		// from a reader through a buffer (the third time).
+		var r io.Reader = bytes.NewReader(data)
+		if i == 2 {
+			r = io.MultiReader(r)
+		}
+		if err := Put(ctx, f.client, f.provider, id, int64(len(data)), r); err != nil {
 			t.Fatalf("Put #%d = %v", i+1, err)
 		}
 	}
-	if shards, receives := f.store.count(); shards != 1 || receives != 2 {
-		t.Errorf("store has %d shards after %d receives, want 1 after 2", shards, receives)
+	if shards, receives := f.store.count(); shards != 1 || receives != 3 {
+		t.Errorf("store has %d shards after %d receives, want 1 after 3", shards, receives)
 	}
 }
 
