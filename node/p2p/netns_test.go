@@ -1,7 +1,11 @@
 package p2p
 
 import (
+	"bytes"
+	"crypto/rand"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +81,18 @@ func hasPrefix(ss []string, prefix string) bool {
 
 func TestNATTraversal(t *testing.T) {
 	nn := newNATNet(t)
+	// cmd/dsn builds while the agents find their way; its daemons start
+	// as soon as it is built.
+	type built struct {
+		bin string
+		err error
+	}
+	binc := make(chan built, 1)
+	binDir := t.TempDir()
+	go func() {
+		bin, err := buildDSN(binDir)
+		binc <- built{bin, err}
+	}()
 	listen := []string{"/ip4/0.0.0.0/tcp/4101", "/ip4/0.0.0.0/udp/4101/quic-v1"}
 	relay := startAgent(t, nn.relay, "relay", agentConfig{Listen: listen, Server: true})
 	relayAddr := "/ip4/" + relayIP + "/tcp/4101/p2p/" + relay.ID
@@ -86,6 +102,21 @@ func TestNATTraversal(t *testing.T) {
 	a := startAgent(t, nn.a, "a", agentConfig{Listen: listen, Bootstrap: boot})
 	b := startAgent(t, nn.b, "b", agentConfig{Listen: listen, Bootstrap: boot})
 	start := time.Now()
+
+	bb := <-binc
+	if bb.err != nil {
+		t.Fatal(bb.err)
+	}
+	t.Logf("cmd/dsn built after %v", time.Since(start))
+	dlisten := []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}
+	drelay := newDSNNode(t, bb.bin, nn.relay, "relay", dlisten, nil, "64MiB")
+	dboot := []string{"/ip4/" + relayIP + "/tcp/4001/p2p/" + drelay.ID}
+	dpub := newDSNNode(t, bb.bin, nn.pub, "pub", dlisten, dboot, "64MiB")
+	da := newDSNNode(t, bb.bin, nn.a, "a", dlisten, dboot, "64MiB")
+	db := newDSNNode(t, bb.bin, nn.b, "b", dlisten, dboot, "0")
+	for _, d := range []*dsnNode{drelay, dpub, da, db} {
+		d.run()
+	}
 
 	t.Run("AutoNAT", func(t *testing.T) {
 		d := waitFor(t, "relay found publicly reachable", 20*time.Second, func() string {
@@ -156,4 +187,98 @@ func TestNATTraversal(t *testing.T) {
 		}
 		t.Logf("b reaches a at %s", r.Conn.Remote)
 	})
+
+	// A file stored from b, behind one NAT, on three providers, one of
+	// them a, behind the other NAT, then read back with a needed: k=2,
+	// m=1 puts one shard on each provider, and the public provider pub is
+	// stopped before the retrieval, so it takes a's shard and the relay's.
+	t.Run("StoreRetrieve", func(t *testing.T) {
+		d := waitFor(t, "dsn daemon a reachable through the relay", 30*time.Second, func() string {
+			s := da.status()
+			if !hasSubstring(s.Addrs, "/p2p/"+drelay.ID+"/p2p-circuit") {
+				return "a's addresses: " + strings.Join(s.Addrs, " ")
+			}
+			return ""
+		})
+		t.Logf("dsn daemon a has a relay address after %v (since start %v)", d, time.Since(start))
+		data := make([]byte, 300<<10)
+		rand.Read(data)
+		in := writeFile(t, "in", data)
+		out, err := dsnCmd(t, bb.bin, nn.b, 45*time.Second, "store", "--repo", db.repo, "--k", "2", "--m", "1", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Fields(out)
+		if len(lines) == 0 {
+			t.Fatalf("dsn store printed no reference")
+		}
+		ref := lines[len(lines)-1]
+		if s := da.status(); s.Shards < 1 {
+			t.Fatalf("dsn daemon a holds %d shards after the store, want 1", s.Shards)
+		}
+		dpub.stop()
+		got := filepath.Join(t.TempDir(), "out")
+		if _, err := dsnCmd(t, bb.bin, nn.b, 45*time.Second, "retrieve", "--repo", db.repo, "-o", got, ref); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, data) {
+			t.Fatalf("retrieved %d bytes, not the %d stored", len(b), len(data))
+		}
+		t.Logf("stored and retrieved through a NATed provider; since start %v", time.Since(start))
+	})
+}
+
+func hasSubstring(ss []string, sub string) bool {
+	for _, s := range ss {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMDNS runs two pairs of nodes on one private LAN (a bridge, 10.77.3.0/24)
+// with no bootstrap peers: the pair with MDNS on must find and connect to
+// each other; the pair with it off, there all along, must have met no one
+// by then.
+func TestMDNS(t *testing.T) {
+	n := netnstest.New(t)
+	sw := n.Switch("lan")
+	h1, h2 := n.Namespace("h1"), n.Namespace("h2")
+	sw.Plug(h1, "eth0", "10.77.3.2/24")
+	sw.Plug(h2, "eth0", "10.77.3.3/24")
+	on := []string{"/ip4/0.0.0.0/tcp/4101", "/ip4/0.0.0.0/udp/4101/quic-v1"}
+	off := []string{"/ip4/0.0.0.0/tcp/4102", "/ip4/0.0.0.0/udp/4102/quic-v1"}
+	quiet1 := startAgent(t, h1, "quiet1", agentConfig{Listen: off})
+	quiet2 := startAgent(t, h2, "quiet2", agentConfig{Listen: off})
+	m1 := startAgent(t, h1, "mdns1", agentConfig{Listen: on, MDNS: true})
+	m2 := startAgent(t, h2, "mdns2", agentConfig{Listen: on, MDNS: true})
+
+	connectedTo := func(a *agent, p string) (bool, []connInfo) {
+		s := a.state()
+		for _, c := range s.Conns {
+			if c.Peer == p {
+				return true, s.Conns
+			}
+		}
+		return false, s.Conns
+	}
+	d := waitFor(t, "MDNS nodes find each other", 15*time.Second, func() string {
+		for _, x := range []struct{ a, b *agent }{{m1, m2}, {m2, m1}} {
+			if ok, cs := connectedTo(x.a, x.b.ID); !ok {
+				return fmt.Sprintf("%s's connections: %+v", x.a.name, cs)
+			}
+		}
+		return ""
+	})
+	t.Logf("found each other after %v", d)
+	for _, q := range []*agent{quiet1, quiet2} {
+		if s := q.state(); len(s.Conns) != 0 {
+			t.Errorf("%s, without MDNS or bootstrap peers, is connected to %+v, want no one", q.name, s.Conns)
+		}
+	}
 }
