@@ -63,7 +63,14 @@ func runRetrieve(cmd *cobra.Command, f retrieveFlags, refText string) error {
 	var size int64
 	var root string
 	if c != nil {
-		res, err := c.Retrieve(cmd.Context(), api.RetrieveRequest{Reference: refText, Path: out, Force: f.force})
+		var bar progress
+		res, err := c.Retrieve(cmd.Context(), api.RetrieveRequest{Reference: refText, Path: out, Force: f.force}, func(p api.Progress) {
+			if bar.bar == nil {
+				bar = newProgress(cmd, p.Total, "retrieving")
+			}
+			bar.set(p.Done)
+		})
+		bar.done()
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync/atomic"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,19 +70,6 @@ temporary node from the repo for the one command.`,
 	return cmd
 }
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n atomic.Int64
-	f func(int64)
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.f(c.n.Add(int64(n)))
-	return n, err
-}
-
 func runStore(cmd *cobra.Command, f storeFlags, path string) error {
 	if err := node.CheckKM(f.k, f.m); err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -115,12 +102,32 @@ func runStore(cmd *cobra.Command, f storeFlags, path string) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	bar := newProgress(cmd, size, "storing")
+	// The bar shows the part of the file whose shards providers have
+	// acknowledged: k/(k+m) of the shard bytes, as parity adds m/k.
+	safe := func(stored int64) {
+		bar.set(min(stored*int64(f.k)/int64(f.k+f.m), max(size, 0)))
+	}
 	var res *api.StoreResult
 	if c != nil {
-		cr := &countingReader{r: in, f: bar.set}
-		res, err = c.Store(cmd.Context(), cr, size, api.StoreOptions{K: f.k, M: f.m, Public: f.public})
+		opts := api.StoreOptions{K: f.k, M: f.m, Public: f.public}
+		report := func(p api.Progress) { safe(p.Stored) }
+		if file, ok := in.(*os.File); ok && path != "-" {
+			// The daemon reads the file itself, which spares copying every
+			// byte through the API; a daemon running as another user may
+			// not be allowed to, and then the bytes are sent.
+			var abs string
+			if abs, err = filepath.Abs(path); err == nil {
+				res, err = c.StoreFile(cmd.Context(), abs, opts, report)
+			}
+			var re *api.RemoteError
+			if errors.As(err, &re) && re.Code == api.CodeUnreadable {
+				res, err = c.Store(cmd.Context(), file, size, opts, report)
+			}
+		} else {
+			res, err = c.Store(cmd.Context(), in, size, opts, report)
+		}
 	} else {
-		res, err = storeInSession(cmd.Context(), s, in, f, bar.set)
+		res, err = storeInSession(cmd.Context(), s, in, f, safe)
 		if cerr := s.Close(); err == nil && cerr != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "warning: closing the temporary node: %v\n", cerr)
 		}
@@ -135,12 +142,14 @@ func runStore(cmd *cobra.Command, f storeFlags, path string) error {
 	return nil
 }
 
-func storeInSession(ctx context.Context, s *daemon.Session, in io.Reader, f storeFlags, progress func(int64)) (*api.StoreResult, error) {
+// storeInSession stores through a temporary node; progress is given the
+// shard bytes acknowledged so far.
+func storeInSession(ctx context.Context, s *daemon.Session, in io.Reader, f storeFlags, progress func(stored int64)) (*api.StoreResult, error) {
 	if _, err := s.WaitForPeers(ctx, f.k+f.m, sessionPeerWait); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	r, err := s.Client.Store(ctx, in, node.StoreOptions{K: f.k, M: f.m, Public: f.public,
-		Progress: func(read, _ int64) { progress(read) }})
+		Progress: func(_, stored int64) { progress(stored) }})
 	if err != nil {
 		return nil, err
 	}

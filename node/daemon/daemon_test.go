@@ -117,13 +117,31 @@ func TestAPIStoreRetrieveStatus(t *testing.T) {
 		t.Fatalf("Dial(client repo): %v", err)
 	}
 	data := randomBytes(3<<20+5, 1)
-	res, err := c.Store(ctx, bytes.NewReader(data), int64(len(data)), api.StoreOptions{K: 4, M: 2})
+	in := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(in, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var events []api.Progress
+	res, err := c.StoreFile(ctx, in, api.StoreOptions{K: 4, M: 2}, func(p api.Progress) { events = append(events, p) })
+	if err != nil {
+		t.Fatalf("StoreFile: %v", err)
+	}
+	if res.Size != int64(len(data)) || res.K != 4 || res.M != 2 || res.Segments != 1 || !strings.HasPrefix(res.Reference, "dsn:") {
+		t.Errorf("StoreFile = %+v, want size %d, k=4 m=2, 1 segment, a dsn: reference", res, len(data))
+	}
+	checkProgress(t, "StoreFile", events, int64(len(data)), res.Stored)
+
+	// The same bytes sent through the API are the same file (the same
+	// root CID), with progress while the body is still being sent.
+	events = nil
+	res2, err := c.Store(ctx, bytes.NewReader(data), int64(len(data)), api.StoreOptions{K: 4, M: 2}, func(p api.Progress) { events = append(events, p) })
 	if err != nil {
 		t.Fatalf("Store: %v", err)
 	}
-	if res.Size != int64(len(data)) || res.K != 4 || res.M != 2 || res.Segments != 1 || !strings.HasPrefix(res.Reference, "dsn:") {
-		t.Errorf("Store = %+v, want size %d, k=4 m=2, 1 segment, a dsn: reference", res, len(data))
+	if res2.Root != res.Root || res2.Size != res.Size {
+		t.Errorf("Store of the same bytes = %+v, want root %s size %d", res2, res.Root, res.Size)
 	}
+	checkProgress(t, "Store", events, int64(len(data)), res2.Stored)
 
 	// k+m = 6 shards on 6 distinct peers: all five memory providers and
 	// the provider daemon; the client daemon holds nothing.
@@ -150,10 +168,12 @@ func TestAPIStoreRetrieveStatus(t *testing.T) {
 	}
 
 	out := filepath.Join(t.TempDir(), "out")
-	rr, err := c.Retrieve(ctx, api.RetrieveRequest{Reference: res.Reference, Path: out})
+	events = nil
+	rr, err := c.Retrieve(ctx, api.RetrieveRequest{Reference: res.Reference, Path: out}, func(p api.Progress) { events = append(events, p) })
 	if err != nil {
 		t.Fatalf("Retrieve: %v", err)
 	}
+	checkProgress(t, "Retrieve", events, int64(len(data)), 0)
 	if rr.Size != int64(len(data)) || rr.Root != res.Root {
 		t.Errorf("Retrieve = %+v, want size %d root %s", rr, len(data), res.Root)
 	}
@@ -162,12 +182,43 @@ func TestAPIStoreRetrieveStatus(t *testing.T) {
 		t.Fatalf("retrieved file: %d bytes, err %v; want the %d stored bytes", len(got), err, len(data))
 	}
 
-	_, err = c.Retrieve(ctx, api.RetrieveRequest{Reference: res.Reference, Path: out})
+	_, err = c.Retrieve(ctx, api.RetrieveRequest{Reference: res.Reference, Path: out}, nil)
 	if re := remote(err); re == nil || re.Status != http.StatusConflict || re.Code != api.CodeExists {
 		t.Errorf("Retrieve onto an existing file = %v, want 409 %s", err, api.CodeExists)
 	}
-	if _, err := c.Retrieve(ctx, api.RetrieveRequest{Reference: res.Reference, Path: out, Force: true}); err != nil {
+	if _, err := c.Retrieve(ctx, api.RetrieveRequest{Reference: res.Reference, Path: out, Force: true}, nil); err != nil {
 		t.Errorf("Retrieve with force = %v, want success", err)
+	}
+
+	// A file the daemon cannot read is refused with a code that lets the
+	// client send the bytes instead.
+	_, err = c.StoreFile(ctx, filepath.Join(t.TempDir(), "missing"), api.StoreOptions{}, nil)
+	if re := remote(err); re == nil || re.Code != api.CodeUnreadable || !strings.Contains(re.Message, "missing") {
+		t.Errorf("StoreFile of a missing file = %v, want %s naming the file", err, api.CodeUnreadable)
+	}
+	_, err = c.StoreFile(ctx, t.TempDir(), api.StoreOptions{}, nil)
+	if re := remote(err); re == nil || re.Code != api.CodeUnreadable || !strings.Contains(re.Message, "not a regular file") {
+		t.Errorf("StoreFile of a directory = %v, want %s", err, api.CodeUnreadable)
+	}
+}
+
+// checkProgress checks the progress a client saw: figures that never go
+// back, never pass the total, and end at the whole file (and, for a store,
+// at every shard byte acknowledged).
+func checkProgress(t *testing.T, op string, events []api.Progress, total, stored int64) {
+	t.Helper()
+	if len(events) == 0 {
+		t.Fatalf("%s reported no progress", op)
+	}
+	var prev api.Progress
+	for i, p := range events {
+		if p.Done < prev.Done || p.Stored < prev.Stored || p.Total != total || p.Done > total {
+			t.Fatalf("%s progress #%d = %+v after %+v, want figures rising to total %d", op, i, p, prev, total)
+		}
+		prev = p
+	}
+	if last := events[len(events)-1]; last.Done != total || last.Stored != stored {
+		t.Errorf("%s last progress = %+v, want done %d, stored %d", op, last, total, stored)
 	}
 }
 
@@ -190,9 +241,13 @@ func TestAPIStoreNotEnoughProviders(t *testing.T) {
 	// A body larger than any socket buffer: the answer must arrive even
 	// though the daemon refuses before reading it.
 	data := randomBytes(8<<20, 2)
-	_, err = c.Store(ctx, bytes.NewReader(data), int64(len(data)), api.StoreOptions{})
-	if re := remote(err); re == nil || re.Status != http.StatusServiceUnavailable || re.Code != api.CodeNotEnoughPeers {
-		t.Fatalf("Store with 2 providers = %v, want 503 %s", err, api.CodeNotEnoughPeers)
+	for _, progress := range []func(api.Progress){nil, func(api.Progress) {}} {
+		// The error comes as an answer's status, or as the last event of
+		// a streamed answer: the client sees the same either way.
+		_, err = c.Store(ctx, bytes.NewReader(data), int64(len(data)), api.StoreOptions{}, progress)
+		if re := remote(err); re == nil || re.Status != http.StatusServiceUnavailable || re.Code != api.CodeNotEnoughPeers {
+			t.Fatalf("Store with 2 providers (events %t) = %v, want 503 %s", progress != nil, err, api.CodeNotEnoughPeers)
+		}
 	}
 }
 
@@ -215,6 +270,10 @@ func TestAPIBadRequests(t *testing.T) {
 		{"bad public", "POST", "/v1/store?public=maybe", nil, strings.NewReader("a"), 1, 400, api.CodeBadRequest},
 		{"declared too large", "POST", "/v1/store", nil, bytes.NewReader(make([]byte, 2<<20)), 2 << 20, 413, api.CodeTooLarge},
 		{"streamed too large", "POST", "/v1/store", nil, bytes.NewReader(make([]byte, 2<<20)), -1, 413, api.CodeTooLarge},
+		{"store unknown type", "POST", "/v1/store", map[string]string{"Content-Type": "text/plain"}, strings.NewReader("a"), 1, 415, api.CodeBadRequest},
+		{"store relative path", "POST", "/v1/store", map[string]string{"Content-Type": "application/json"}, strings.NewReader(`{"path":"in"}`), -1, 400, api.CodeBadRequest},
+		{"store path bad k", "POST", "/v1/store", map[string]string{"Content-Type": "application/json"}, strings.NewReader(`{"path":"` + abs + `","k":300}`), -1, 400, api.CodeBadRequest},
+		{"store path unknown field", "POST", "/v1/store", map[string]string{"Content-Type": "application/json"}, strings.NewReader(`{"file":"x"}`), -1, 400, api.CodeBadRequest},
 		{"retrieve not json", "POST", "/v1/retrieve", nil, strings.NewReader("{}"), 2, 415, api.CodeBadRequest},
 		{"retrieve bad json", "POST", "/v1/retrieve", map[string]string{"Content-Type": "application/json"}, strings.NewReader("{"), 1, 400, api.CodeBadRequest},
 		{"retrieve unknown field", "POST", "/v1/retrieve", map[string]string{"Content-Type": "application/json"}, strings.NewReader(`{"ref":"x"}`), 11, 400, api.CodeBadRequest},

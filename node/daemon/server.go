@@ -11,8 +11,11 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/dsn-project/dsn/manifest"
@@ -35,12 +38,12 @@ type APIOptions struct {
 
 // Limits of the API.
 const (
-	maxHeaderBytes     = 16 << 10
-	maxRetrieveRequest = 64 << 10
-	maxPath            = 4096
-	maxReference       = 1024
-	readHeaderTimeout  = 10 * time.Second
-	idleConnTimeout    = 2 * time.Minute
+	maxHeaderBytes    = 16 << 10
+	maxJSONRequest    = 64 << 10
+	maxPath           = 4096
+	maxReference      = 1024
+	readHeaderTimeout = 10 * time.Second
+	idleConnTimeout   = 2 * time.Minute
 )
 
 func (o *APIOptions) defaults() {
@@ -195,8 +198,9 @@ func (ir *idleReader) Read(p []byte) (int, error) {
 	return ir.r.Read(p)
 }
 
-func (d *Daemon) handleStore(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+// storeQuery reads k, m and public from the query of a store that sends
+// the file's bytes as the body.
+func storeQuery(q url.Values) (node.StoreOptions, error) {
 	var opts node.StoreOptions
 	for _, p := range []struct {
 		name string
@@ -208,79 +212,170 @@ func (d *Daemon) handleStore(w http.ResponseWriter, r *http.Request) {
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("%s=%q is not a number", p.name, s))
-			return
+			return opts, fmt.Errorf("%s=%q is not a number", p.name, s)
 		}
 		*p.v = n
-	}
-	// One of k and m alone keeps the default of the other.
-	if q.Has("k") && !q.Has("m") {
-		opts.M = node.DefaultM
-	}
-	if q.Has("m") && !q.Has("k") {
-		opts.K = node.DefaultK
-	}
-	if opts.K != 0 || opts.M != 0 {
-		if err := node.CheckKM(opts.K, opts.M); err != nil {
-			writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
-			return
-		}
 	}
 	if s := q.Get("public"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("public=%q is not true or false", s))
-			return
+			return opts, fmt.Errorf("public=%q is not true or false", s)
 		}
 		opts.Public = b
 	}
-	max := d.opts.API.MaxStoreSize
-	if r.ContentLength > max {
-		writeError(w, http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("file of %d bytes is larger than the %d this node accepts", r.ContentLength, max))
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), d.opts.API.TransferTimeout)
-	defer cancel()
-	rc := http.NewResponseController(w)
-	body := &idleReader{r: http.MaxBytesReader(w, r.Body, max), rc: rc, idle: d.opts.API.Idle}
-	res, err := d.client.Store(ctx, body, opts)
-	if err != nil {
-		status, code := failure(err)
-		d.log.Warn("api store failed", "err", err)
-		writeError(w, status, code, err.Error())
-		return
-	}
-	// Reading is done; the answer is small, but the read deadline set last
-	// must not cut it off.
-	rc.SetReadDeadline(time.Time{})
-	m := res.Manifest
-	d.log.Info("stored", "manifest", res.Reference.Manifest, "size", m.Size, "segments", len(m.Segments))
-	writeJSON(w, http.StatusOK, api.StoreResult{
-		Reference: res.Reference.String(),
-		Root:      m.Root.String(),
-		Size:      m.Size,
-		Segments:  len(m.Segments),
-		K:         m.K,
-		M:         m.M,
-		Stored:    res.Stored,
-	})
+	return opts, nil
 }
 
-func (d *Daemon) handleRetrieve(w http.ResponseWriter, r *http.Request) {
+// checkKM fills in the default of whichever of k and m is missing and
+// checks the pair; 0, 0 leaves both to the node's defaults.
+func checkKM(opts *node.StoreOptions, hasK, hasM bool) error {
+	if hasK && !hasM {
+		opts.M = node.DefaultM
+	}
+	if hasM && !hasK {
+		opts.K = node.DefaultK
+	}
+	if opts.K != 0 || opts.M != 0 {
+		return node.CheckKM(opts.K, opts.M)
+	}
+	return nil
+}
+
+// checkPath checks a path a request names on the daemon's machine.
+func checkPath(p string) error {
+	if p == "" || len(p) > maxPath || !filepath.IsAbs(p) {
+		return fmt.Errorf("path %q: want an absolute path of at most %d bytes on the daemon's machine", p, maxPath)
+	}
+	return nil
+}
+
+// decodeJSON reads a small JSON request body into v, refusing unknown
+// fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, what string, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, api.CodeBadRequest, fmt.Sprintf("content type %q: want application/json", ct))
-		return
+		return false
 	}
-	var req api.RetrieveRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRetrieveRequest))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONRequest))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(v); err != nil {
 		status, code := http.StatusBadRequest, api.CodeBadRequest
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			status, code = http.StatusRequestEntityTooLarge, api.CodeTooLarge
 		}
-		writeError(w, status, code, fmt.Sprintf("retrieve request: %v", err))
+		writeError(w, status, code, fmt.Sprintf("%s request: %v", what, err))
+		return false
+	}
+	return true
+}
+
+// handleStore stores a file the daemon reads itself (a JSON StoreRequest)
+// or whose bytes are the request's body (application/octet-stream).
+func (d *Daemon) handleStore(w http.ResponseWriter, r *http.Request) {
+	max := d.opts.API.MaxStoreSize
+	var opts node.StoreOptions
+	var src io.Reader
+	total := int64(-1)
+	switch ct := r.Header.Get("Content-Type"); ct {
+	case "application/json":
+		var req api.StoreRequest
+		if !decodeJSON(w, r, "store", &req) {
+			return
+		}
+		opts = node.StoreOptions{K: req.K, M: req.M, Public: req.Public}
+		if err := checkKM(&opts, req.K != 0, req.M != 0); err != nil {
+			writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+			return
+		}
+		if err := checkPath(req.Path); err != nil {
+			writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+			return
+		}
+		f, size, err := openRegular(filepath.Clean(req.Path))
+		if err != nil {
+			writeError(w, http.StatusUnprocessableEntity, api.CodeUnreadable, err.Error())
+			return
+		}
+		defer f.Close()
+		if size > max {
+			writeError(w, http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("file of %d bytes is larger than the %d this node accepts", size, max))
+			return
+		}
+		// A file that grows while it is read is cut at the size it had;
+		// the root CID covers exactly the bytes stored.
+		src, total = io.LimitReader(f, size), size
+	case "application/octet-stream", "":
+		q := r.URL.Query()
+		var err error
+		if opts, err = storeQuery(q); err == nil {
+			err = checkKM(&opts, q.Has("k"), q.Has("m"))
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+			return
+		}
+		if r.ContentLength > max {
+			writeError(w, http.StatusRequestEntityTooLarge, api.CodeTooLarge, fmt.Sprintf("file of %d bytes is larger than the %d this node accepts", r.ContentLength, max))
+			return
+		}
+		rc := http.NewResponseController(w)
+		src = &idleReader{r: http.MaxBytesReader(w, r.Body, max), rc: rc, idle: d.opts.API.Idle}
+		total = r.ContentLength
+		// Progress is written while the body is still being read.
+		if acceptsEvents(r) {
+			if err := rc.EnableFullDuplex(); err != nil {
+				d.log.Warn("api store: no full duplex; progress comes at the end", "err", err)
+			}
+		}
+	default:
+		writeError(w, http.StatusUnsupportedMediaType, api.CodeBadRequest, fmt.Sprintf("content type %q: want application/json (a path) or application/octet-stream (the bytes)", ct))
+		return
+	}
+	d.answer(w, r, "store", func(ctx context.Context, report func(api.Progress)) (any, error) {
+		opts.Progress = func(read, stored int64) { report(api.Progress{Done: read, Stored: stored, Total: total}) }
+		res, err := d.client.Store(ctx, src, opts)
+		if err != nil {
+			return nil, err
+		}
+		// Reading is done; the read deadline set last must not cut off
+		// the answer.
+		http.NewResponseController(w).SetReadDeadline(time.Time{})
+		m := res.Manifest
+		d.log.Info("stored", "manifest", res.Reference.Manifest, "size", m.Size, "segments", len(m.Segments))
+		return api.StoreResult{
+			Reference: res.Reference.String(),
+			Root:      m.Root.String(),
+			Size:      m.Size,
+			Segments:  len(m.Segments),
+			K:         m.K,
+			M:         m.M,
+			Stored:    res.Stored,
+		}, nil
+	})
+}
+
+// openRegular opens a regular file for reading and returns its size.
+func openRegular(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("daemon cannot read the file: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("daemon cannot read the file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, fi.Size(), nil
+}
+
+func (d *Daemon) handleRetrieve(w http.ResponseWriter, r *http.Request) {
+	var req api.RetrieveRequest
+	if !decodeJSON(w, r, "retrieve", &req) {
 		return
 	}
 	if len(req.Reference) > maxReference {
@@ -292,20 +387,102 @@ func (d *Daemon) handleRetrieve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
-	if req.Path == "" || len(req.Path) > maxPath || !filepath.IsAbs(req.Path) {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("path %q: want an absolute path of at most %d bytes on the daemon's machine", req.Path, maxPath))
+	if err := checkPath(req.Path); err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
 	}
+	d.answer(w, r, "retrieve", func(ctx context.Context, report func(api.Progress)) (any, error) {
+		m, err := d.client.RetrieveFile(ctx, ref, filepath.Clean(req.Path), req.Force, func(done, total int64) {
+			report(api.Progress{Done: done, Total: total})
+		})
+		if err != nil {
+			return nil, err
+		}
+		return api.RetrieveResult{Path: req.Path, Size: m.Size, Root: m.Root.String()}, nil
+	})
+}
+
+// progressEvery is how often a streamed answer reports progress.
+const progressEvery = 250 * time.Millisecond
+
+func acceptsEvents(r *http.Request) bool { return r.Header.Get("Accept") == api.MediaEvents }
+
+// answer runs a transfer and answers with its result. A request that
+// accepts api.MediaEvents gets the answer as a stream: progress every
+// progressEvery while work runs, then the result or the error. work's
+// report may be called from many goroutines at once and never blocks: it
+// only keeps the latest figures, which this goroutine sends.
+func (d *Daemon) answer(w http.ResponseWriter, r *http.Request, op string, work func(ctx context.Context, report func(api.Progress)) (any, error)) {
 	ctx, cancel := context.WithTimeout(r.Context(), d.opts.API.TransferTimeout)
 	defer cancel()
-	m, err := d.client.RetrieveFile(ctx, ref, filepath.Clean(req.Path), req.Force, nil)
-	if err != nil {
-		status, code := failure(err)
-		d.log.Warn("api retrieve failed", "err", err)
-		writeError(w, status, code, err.Error())
+	if !acceptsEvents(r) {
+		res, err := work(ctx, func(api.Progress) {})
+		if err != nil {
+			status, code := failure(err)
+			d.log.Warn("api "+op+" failed", "err", err)
+			writeError(w, status, code, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.RetrieveResult{Path: req.Path, Size: m.Size, Root: m.Root.String()})
+
+	var latest atomic.Pointer[api.Progress]
+	report := func(p api.Progress) { latest.Store(&p) }
+	type outcome struct {
+		res any
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := work(ctx, report)
+		done <- outcome{res, err}
+	}()
+
+	w.Header().Set("Content-Type", api.MediaEvents)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	send := func(ev api.Event) {
+		// A client that went away cancels ctx through the request; the
+		// write error itself adds nothing.
+		if enc.Encode(ev) == nil {
+			rc.Flush()
+		}
+	}
+	rc.Flush()
+	tick := time.NewTicker(progressEvery)
+	defer tick.Stop()
+	var sent *api.Progress
+	for {
+		select {
+		case <-tick.C:
+			if p := latest.Load(); p != nil && p != sent {
+				send(api.Event{Progress: p})
+				sent = p
+			}
+		case o := <-done:
+			// The last figures go out before the outcome, so a client
+			// always sees where the work ended.
+			if p := latest.Load(); p != nil && p != sent {
+				send(api.Event{Progress: p})
+			}
+			if o.err != nil {
+				status, code := failure(o.err)
+				d.log.Warn("api "+op+" failed", "err", o.err)
+				send(api.Event{Error: &api.Error{Code: code, Message: o.err.Error()}, Status: status})
+				return
+			}
+			b, err := json.Marshal(o.res)
+			if err != nil {
+				send(api.Event{Error: &api.Error{Code: api.CodeInternal, Message: err.Error()}, Status: http.StatusInternalServerError})
+				return
+			}
+			send(api.Event{Result: b})
+			return
+		}
+	}
 }
 
 func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {

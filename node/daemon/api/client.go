@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -132,7 +133,7 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	var s Status
-	if err := c.do(req, &s); err != nil {
+	if err := c.do(req, &s, nil); err != nil {
 		return nil, wrap("status", err)
 	}
 	return &s, nil
@@ -144,10 +145,32 @@ type StoreOptions struct {
 	Public bool
 }
 
+// StoreFile asks the daemon to store the file at path, which it reads
+// itself: path must be absolute and readable by the daemon's user (a
+// RemoteError with CodeUnreadable says it is not; Store can send the bytes
+// instead). progress, if not nil, is called as the store advances.
+func (c *Client) StoreFile(ctx context.Context, path string, opts StoreOptions, progress func(Progress)) (*StoreResult, error) {
+	body, err := json.Marshal(StoreRequest{Path: path, K: opts.K, M: opts.M, Public: opts.Public})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+PathStore, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var res StoreResult
+	if err := c.do(req, &res, progress); err != nil {
+		return nil, wrap("store", err)
+	}
+	return &res, nil
+}
+
 // Store sends the bytes of r to the daemon, which stores them on the
 // network. r is streamed, never held whole; size is its length if known
 // (-1 if not), so the daemon can refuse a file that is too large up front.
-func (c *Client) Store(ctx context.Context, r io.Reader, size int64, opts StoreOptions) (*StoreResult, error) {
+// progress, if not nil, is called as the store advances.
+func (c *Client) Store(ctx context.Context, r io.Reader, size int64, opts StoreOptions, progress func(Progress)) (*StoreResult, error) {
 	q := url.Values{}
 	if opts.K != 0 || opts.M != 0 {
 		q.Set("k", strconv.Itoa(opts.K))
@@ -169,14 +192,15 @@ func (c *Client) Store(ctx context.Context, r io.Reader, size int64, opts StoreO
 		req.ContentLength = size
 	}
 	var res StoreResult
-	if err := c.do(req, &res); err != nil {
+	if err := c.do(req, &res, progress); err != nil {
 		return nil, wrap("store", err)
 	}
 	return &res, nil
 }
 
 // Retrieve asks the daemon to retrieve a file into a path on its machine.
-func (c *Client) Retrieve(ctx context.Context, rr RetrieveRequest) (*RetrieveResult, error) {
+// progress, if not nil, is called as the retrieval advances.
+func (c *Client) Retrieve(ctx context.Context, rr RetrieveRequest, progress func(Progress)) (*RetrieveResult, error) {
 	body, err := json.Marshal(rr)
 	if err != nil {
 		return nil, err
@@ -187,25 +211,28 @@ func (c *Client) Retrieve(ctx context.Context, rr RetrieveRequest) (*RetrieveRes
 	}
 	req.Header.Set("Content-Type", "application/json")
 	var res RetrieveResult
-	if err := c.do(req, &res); err != nil {
+	if err := c.do(req, &res, progress); err != nil {
 		return nil, wrap("retrieve", err)
 	}
 	return &res, nil
 }
 
 // do sends req and decodes the answer into out. A *RemoteError is
-// returned as is: its message already says what failed.
-func (c *Client) do(req *http.Request, out any) error {
+// returned as is: its message already says what failed. With a progress
+// function the answer is asked for as a stream of events.
+func (c *Client) do(req *http.Request, out any, progress func(Progress)) error {
 	req.Header.Set("Authorization", "Bearer "+c.token)
+	if progress != nil {
+		req.Header.Set("Accept", MediaEvents)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	body := io.LimitReader(resp.Body, maxAnswer)
 	if resp.StatusCode/100 != 2 {
 		re := &RemoteError{Status: resp.StatusCode}
-		b, _ := io.ReadAll(body)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 		var e Error
 		if json.Unmarshal(b, &e) != nil || e.Message == "" {
 			e = Error{Code: CodeInternal, Message: fmt.Sprintf("daemon answered %s: %.200q", resp.Status, b)}
@@ -213,10 +240,47 @@ func (c *Client) do(req *http.Request, out any) error {
 		re.Code, re.Message = e.Code, e.Message
 		return re
 	}
-	if err := json.NewDecoder(body).Decode(out); err != nil {
+	if progress != nil && resp.Header.Get("Content-Type") == MediaEvents {
+		return readEvents(resp.Body, out, progress)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
 		return fmt.Errorf("decode daemon answer: %w", err)
 	}
 	return nil
+}
+
+// readEvents reads an answer streamed as MediaEvents, handing progress to
+// progress and the result to out. Each line is bounded; the stream as a
+// whole is not, since a long transfer reports progress for as long as it
+// runs.
+func readEvents(r io.Reader, out any, progress func(Progress)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxAnswer)
+	for sc.Scan() {
+		var ev Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return fmt.Errorf("decode daemon event %.200q: %w", sc.Bytes(), err)
+		}
+		switch {
+		case ev.Error != nil:
+			status := ev.Status
+			if status == 0 {
+				status = http.StatusInternalServerError
+			}
+			return &RemoteError{Status: status, Code: ev.Error.Code, Message: ev.Error.Message}
+		case ev.Result != nil:
+			if err := json.Unmarshal(ev.Result, out); err != nil {
+				return fmt.Errorf("decode daemon result: %w", err)
+			}
+			return nil
+		case ev.Progress != nil:
+			progress(*ev.Progress)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read daemon events: %w", err)
+	}
+	return errors.New("daemon's answer ended before its result")
 }
 
 func wrap(op string, err error) error {

@@ -1,11 +1,54 @@
 package api
 
+import "encoding/json"
+
 // Paths of the API's endpoints.
 const (
 	PathStore    = "/v1/store"
 	PathRetrieve = "/v1/retrieve"
 	PathStatus   = "/v1/status"
 )
+
+// MediaEvents is the media type of an answer streamed as events, one JSON
+// Event per line. A request asks for it in its Accept header; the answer's
+// status is then 200 whatever the outcome, and the last event says what it
+// was.
+const MediaEvents = "application/x-ndjson"
+
+// StoreRequest is the body of POST /v1/store (as application/json) when the
+// daemon reads the file itself, which spares copying every byte through
+// the API. Path is a path on the daemon's machine and must be absolute.
+// The other form of the request sends the file's bytes as the body
+// (application/octet-stream), with k, m and public in the query.
+type StoreRequest struct {
+	Path   string `json:"path"`
+	K      int    `json:"k,omitempty"` // 0, 0: the daemon's defaults
+	M      int    `json:"m,omitempty"`
+	Public bool   `json:"public,omitempty"`
+}
+
+// Progress is how far a store or retrieval has come.
+type Progress struct {
+	// Done is the number of the file's bytes read (store) or written and
+	// verified (retrieve).
+	Done int64 `json:"done"`
+	// Stored is, for a store, the number of shard bytes providers have
+	// acknowledged: k/(k+m) of it is the part of the file that is safe.
+	Stored int64 `json:"stored,omitempty"`
+	// Total is the file's size, or -1 while it is not known.
+	Total int64 `json:"total"`
+}
+
+// Event is one line of an answer streamed as MediaEvents: progress while
+// the work runs, then exactly one of Result and Error, as the last line.
+type Event struct {
+	Progress *Progress `json:"progress,omitempty"`
+	// Result is the endpoint's result (StoreResult, RetrieveResult).
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  *Error          `json:"error,omitempty"`
+	// Status is, with Error, the HTTP status the error would have had.
+	Status int `json:"status,omitempty"`
+}
 
 // StoreResult is the answer to POST /v1/store.
 type StoreResult struct {
@@ -85,4 +128,8 @@ const (
 	CodeUnauthorized = "unauthorized"
 	// CodeBusy: the daemon runs as many transfers as it allows.
 	CodeBusy = "busy"
+	// CodeUnreadable: the daemon cannot read the file it was asked to
+	// store (the file is not there, or its permissions keep the daemon's
+	// user out); a client may send the bytes instead.
+	CodeUnreadable = "unreadable"
 )
