@@ -54,7 +54,57 @@ func (s *Store) recover() error {
 		}
 	}
 	s.usage = u
+	if err := s.removeOrphanSidecars(); err != nil {
+		return err
+	}
 	return s.removeOrphans()
+}
+
+// removeOrphanSidecars deletes the sidecars of shards that have no index
+// entry: entries dropped above as lost. RemoveShard deletes a shard's
+// sidecars in the batch that deletes its entry, so nothing else leaves
+// them behind.
+func (s *Store) removeOrphanSidecars() error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{sidecarKeyPrefix}, UpperBound: []byte{sidecarKeyPrefix + 1}})
+	if err != nil {
+		return fmt.Errorf("scan sidecars: %w", err)
+	}
+	var orphans [][]byte
+	for ok := it.First(); ok; {
+		k := it.Key()
+		if len(k) < 1+dsn.ShardIDSize {
+			orphans = append(orphans, append([]byte(nil), k...))
+			ok = it.Next()
+			continue
+		}
+		id := dsn.ShardID(k[1 : 1+dsn.ShardIDSize])
+		p := sidecarPrefix(id)
+		if _, err := s.getEntry(id); errors.Is(err, dsn.ErrShardNotFound) {
+			orphans = append(orphans, p)
+		}
+		// Skip the rest of this shard's sidecars.
+		ok = it.SeekGE(prefixEnd(p))
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("scan sidecars: %w", err)
+	}
+	if len(orphans) == 0 {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, p := range orphans {
+		if len(p) < 1+dsn.ShardIDSize {
+			b.Delete(p, nil) // a malformed key: nothing could ever read it
+			continue
+		}
+		b.DeleteRange(p, prefixEnd(p), nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("remove orphan sidecars: %w", err)
+	}
+	s.log.Info("removed sidecars of shards no longer held", "shards", len(orphans))
+	return nil
 }
 
 func (s *Store) clearTmp() error {

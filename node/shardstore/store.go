@@ -593,6 +593,8 @@ func (s *Store) removeEntry(id dsn.ShardID) error {
 	defer b.Close()
 	b.Delete(shardKey(id), nil)
 	b.Set(usageKey, next.encode(), nil)
+	p := sidecarPrefix(id)
+	b.DeleteRange(p, prefixEnd(p), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit index: %w", err)
 	}
