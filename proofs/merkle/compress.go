@@ -29,21 +29,6 @@ var iv = cv{
 	0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19,
 }
 
-// schedule[r] lists which message word each of the 16 G inputs takes in
-// round r: the identity, then the spec's permutation applied r times.
-var schedule = func() (s [7][16]uint8) {
-	perm := [16]uint8{2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8}
-	for i := range s[0] {
-		s[0][i] = uint8(i)
-	}
-	for r := 1; r < 7; r++ {
-		for i := range perm {
-			s[r][i] = s[r-1][perm[i]]
-		}
-	}
-	return s
-}()
-
 func g(a, b, c, d, mx, my uint32) (uint32, uint32, uint32, uint32) {
 	a += b + mx
 	d = bits.RotateLeft32(d^a, -16)
@@ -63,16 +48,24 @@ func compress(h *cv, m *[16]uint32, counter uint64, blockLen, flags uint32) cv {
 	v4, v5, v6, v7 := h[4], h[5], h[6], h[7]
 	v8, v9, v10, v11 := iv[0], iv[1], iv[2], iv[3]
 	v12, v13, v14, v15 := uint32(counter), uint32(counter>>32), blockLen, flags
-	for r := range schedule {
-		s := &schedule[r]
-		v0, v4, v8, v12 = g(v0, v4, v8, v12, m[s[0]], m[s[1]])
-		v1, v5, v9, v13 = g(v1, v5, v9, v13, m[s[2]], m[s[3]])
-		v2, v6, v10, v14 = g(v2, v6, v10, v14, m[s[4]], m[s[5]])
-		v3, v7, v11, v15 = g(v3, v7, v11, v15, m[s[6]], m[s[7]])
-		v0, v5, v10, v15 = g(v0, v5, v10, v15, m[s[8]], m[s[9]])
-		v1, v6, v11, v12 = g(v1, v6, v11, v12, m[s[10]], m[s[11]])
-		v2, v7, v8, v13 = g(v2, v7, v8, v13, m[s[12]], m[s[13]])
-		v3, v4, v9, v14 = g(v3, v4, v9, v14, m[s[14]], m[s[15]])
+	m0, m1, m2, m3, m4, m5, m6, m7 := m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]
+	m8, m9, m10, m11, m12, m13, m14, m15 := m[8], m[9], m[10], m[11], m[12], m[13], m[14], m[15]
+	for r := 0; ; r++ {
+		v0, v4, v8, v12 = g(v0, v4, v8, v12, m0, m1)
+		v1, v5, v9, v13 = g(v1, v5, v9, v13, m2, m3)
+		v2, v6, v10, v14 = g(v2, v6, v10, v14, m4, m5)
+		v3, v7, v11, v15 = g(v3, v7, v11, v15, m6, m7)
+		v0, v5, v10, v15 = g(v0, v5, v10, v15, m8, m9)
+		v1, v6, v11, v12 = g(v1, v6, v11, v12, m10, m11)
+		v2, v7, v8, v13 = g(v2, v7, v8, v13, m12, m13)
+		v3, v4, v9, v14 = g(v3, v4, v9, v14, m14, m15)
+		if r == 6 {
+			break
+		}
+		// The spec's message permutation, applied between rounds; locals
+		// keep the words in registers.
+		m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15 =
+			m2, m6, m3, m10, m7, m0, m4, m13, m1, m11, m12, m5, m9, m14, m15, m8
 	}
 	return cv{v0 ^ v8, v1 ^ v9, v2 ^ v10, v3 ^ v11, v4 ^ v12, v5 ^ v13, v6 ^ v14, v7 ^ v15}
 }

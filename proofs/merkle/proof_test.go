@@ -15,10 +15,14 @@ import (
 var c99 = proofs.SamplesFor(0.01, 0.99)
 
 func TestHonestProofsVerify(t *testing.T) {
-	sizes := []int{1, 1000, 1024, 1025, 5 * 1024, GroupSize, GroupSize + 1, 37*1024 + 11, 3<<20 + 5}
+	sizes := []int{1, 1000, 1024, 1025, 5 * 1024, GroupSize, GroupSize + 1, 37*1024 + 11, 1<<20 + 5, 4<<20 + 3}
 	for _, size := range sizes {
 		s := newShard(t, byte(size), size)
-		for i := range 8 {
+		seeds := 5
+		if size > 1<<20 {
+			seeds = 1 // a few MiB: one challenge is enough to reach deep paths
+		}
+		for i := range seeds {
 			for _, c := range []int{1, 7, c99} {
 				seed := testSeed(i)
 				p := s.prove(t, seed, c)
@@ -101,7 +105,7 @@ func zeroed(data []byte, lo, hi int) []byte {
 // here is the strongest one: it kept every chaining value of the tree, so
 // all its paths are right, and it lost only the data.
 func TestDeletedOnePercentIsDetected(t *testing.T) {
-	const chunks, trials = 1000, 200
+	const chunks, trials = 200, 200
 	s := newShard(t, 9, chunks*chunkSize)
 	size := int64(len(s.data))
 	// Every leaf with its true path, built once.
@@ -119,9 +123,9 @@ func TestDeletedOnePercentIsDetected(t *testing.T) {
 		lo, hi int
 		fill   func([]byte) []byte
 	}{
-		{"zeroed range", 500, 510, func(d []byte) []byte { return make([]byte, len(d)) }},
-		{"missing tail range", 990, 1000, func(d []byte) []byte { return nil }},
-		{"one bit flipped per lost chunk", 10, 20, func(d []byte) []byte { d = bytes.Clone(d); d[100] ^= 4; return d }},
+		{"zeroed range", 100, 102, func(d []byte) []byte { return make([]byte, len(d)) }},
+		{"missing tail range", 198, 200, func(d []byte) []byte { return nil }},
+		{"one bit flipped per lost chunk", 10, 12, func(d []byte) []byte { d = bytes.Clone(d); d[100] ^= 4; return d }},
 	}
 	for _, r := range lost {
 		t.Run(r.name, func(t *testing.T) {
@@ -159,9 +163,9 @@ func TestDeletedOnePercentIsDetected(t *testing.T) {
 // A provider that zeroed 1% of its copy and answers with what it holds,
 // taking paths from its honest outboard, fails at least as often.
 func TestZeroedOnePercentWithOutboardIsDetected(t *testing.T) {
-	const chunks, trials = 1000, 50
+	const chunks, trials = 200, 50
 	s := newShard(t, 9, chunks*chunkSize)
-	bad := zeroed(s.data, 500*chunkSize, 510*chunkSize)
+	bad := zeroed(s.data, 100*chunkSize, 102*chunkSize)
 	failed := 0
 	for i := range trials {
 		seed := testSeed(3000 + i)
