@@ -148,14 +148,15 @@ func sectorLimbs(p []byte) (m0, m1, m2, m3 uint64) {
 	return
 }
 
-// muCols is the unreduced mu_j of a proof in progress: a 128-bit coefficient
-// times a 248-bit sector gives five columns.
-type muCols [5]col
+// muCols is the unreduced mu_j of a proof in progress: a coefficient of up
+// to 3 limbs times a 4-limb sector gives six columns.
+type muCols [6]col
 
-// accumulateBlock adds nu*m_j to mu[j] for every sector m_j of block, where
-// nu = nu0 + nu1*2^64. It is the proving hot loop: 8 multiplications per
-// sector.
-func accumulateBlock(mu *[Sectors]muCols, block *[BlockSize]byte, nu0, nu1 uint64) {
+// accumulateBlock adds nu*m_j to mu[j] for every sector m_j of block. It is
+// the proving hot loop: 8 multiplications per sector for a 128-bit nu, and 4
+// more in a second pass when nu[2] is set (a block drawn more than once).
+func accumulateBlock(mu *[Sectors]muCols, block *[BlockSize]byte, nu [3]uint64) {
+	nu0, nu1 := nu[0], nu[1]
 	var hi, lo, cy uint64
 	for j := 0; j < Sectors; j++ {
 		m0, m1, m2, m3 := sectorLimbs(block[j*SectorSize : j*SectorSize+SectorSize])
@@ -197,6 +198,16 @@ func accumulateBlock(mu *[Sectors]muCols, block *[BlockSize]byte, nu0, nu1 uint6
 		c[4][0], cy = bits.Add64(c[4][0], lo, 0)
 		c[4][1], cy = bits.Add64(c[4][1], hi, cy)
 		c[4][2] += cy
+	}
+	if nu[2] == 0 {
+		return
+	}
+	for j := 0; j < Sectors; j++ {
+		m := [4]uint64{}
+		m[0], m[1], m[2], m[3] = sectorLimbs(block[j*SectorSize : j*SectorSize+SectorSize])
+		for k, mk := range m {
+			mu[j][2+k].addProduct(nu[2], mk)
+		}
 	}
 }
 

@@ -109,15 +109,21 @@ func TestAccumulateBlockMatchesLibrary(t *testing.T) {
 	for blk := 0; blk < 40; blk++ {
 		var block [BlockSize]byte
 		fillBlock(rng, []string{"random", "ones", "zero"}[blk%3], &block)
-		nu0, nu1 := rng.Uint64(), rng.Uint64()
-		if blk%4 == 1 {
-			nu0, nu1 = ^uint64(0), ^uint64(0)
+		n := [3]uint64{rng.Uint64(), rng.Uint64(), 0}
+		switch blk % 4 {
+		case 1:
+			n = [3]uint64{^uint64(0), ^uint64(0), 0}
+		case 2:
+			n[2] = uint64(rng.IntN(1 << 16))
+		case 3:
+			n = [3]uint64{^uint64(0), ^uint64(0), 1<<16 - 1}
 		}
 		var nb [32]byte
-		binary.LittleEndian.PutUint64(nb[0:], nu0)
-		binary.LittleEndian.PutUint64(nb[8:], nu1)
+		for i, v := range n {
+			binary.LittleEndian.PutUint64(nb[8*i:], v)
+		}
 		nu, _ := new(edwards25519.Scalar).SetCanonicalBytes(nb[:])
-		accumulateBlock(&mu, &block, nu0, nu1)
+		accumulateBlock(&mu, &block, n)
 		for j := range want {
 			want[j].MultiplyAdd(nu, sectorScalar(t, block[j*SectorSize:(j+1)*SectorSize]), &want[j])
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/dsn-project/dsn"
@@ -38,10 +39,14 @@ type Target struct {
 	Size int64
 }
 
-// pick is one challenged block with its coefficient nu = nu[0] + nu[1]*2^64.
+// pick is one distinct challenged block with its coefficient nu = nu[0] +
+// nu[1]*2^64 + nu[2]*2^128: the sum of the 128-bit coefficients of every
+// draw of that block. Summing before multiplying gives the same mu and
+// sigma, and a block drawn many times (a small shard) is read and
+// multiplied once.
 type pick struct {
 	block uint64
-	nu    [2]uint64
+	nu    [3]uint64
 }
 
 // Challenge asks a provider for one proof over some of an owner's shards.
@@ -93,15 +98,27 @@ func NewChallenge(seed proofs.Seed, c int, targets []Target) (*Challenge, error)
 		h.Digest().Read(buf)
 		ps := make([]pick, c)
 		for k := range ps {
-			ps[k] = pick{block: idx[k], nu: [2]uint64{
+			ps[k] = pick{block: idx[k], nu: [3]uint64{
 				binary.LittleEndian.Uint64(buf[16*k:]),
 				binary.LittleEndian.Uint64(buf[16*k+8:]),
 			}}
 		}
 		// Block order turns the prover's reads into one forward pass and
-		// puts repeats of a block side by side, so it is read once.
+		// puts repeats of a block side by side, to be merged.
 		slices.SortStableFunc(ps, func(a, b pick) int { return cmp.Compare(a.block, b.block) })
-		ch.picks[i] = ps
+		merged := ps[:0]
+		for _, p := range ps {
+			if n := len(merged); n > 0 && merged[n-1].block == p.block {
+				m := &merged[n-1].nu
+				var cy uint64
+				m[0], cy = bits.Add64(m[0], p.nu[0], 0)
+				m[1], cy = bits.Add64(m[1], p.nu[1], cy)
+				m[2] += cy // at most c <= 2^16 carries
+				continue
+			}
+			merged = append(merged, p)
+		}
+		ch.picks[i] = slices.Clip(merged)
 	}
 	return ch, nil
 }
@@ -119,11 +136,9 @@ func (ch *Challenge) Targets() []Target { return slices.Clone(ch.targets) }
 // ascending order: what the prover will read, for a caller that wants to
 // prefetch.
 func (ch *Challenge) Blocks(i int) []uint64 {
-	var out []uint64
-	for _, p := range ch.picks[i] {
-		if len(out) == 0 || out[len(out)-1] != p.block {
-			out = append(out, p.block)
-		}
+	out := make([]uint64, len(ch.picks[i]))
+	for k, p := range ch.picks[i] {
+		out[k] = p.block
 	}
 	return out
 }

@@ -124,26 +124,20 @@ func (p *Prover) add(i int, data, tags io.ReaderAt) error {
 	if p.tag[0] != TagsVersion {
 		return fmt.Errorf("prove shard %s: tags version %d, want %d: %w", t.ID.Short(), p.tag[0], TagsVersion, ErrMalformedTags)
 	}
-	picks := p.ch.picks[i]
-	var tagLimbs [4]uint64
-	for k := 0; k < len(picks); k++ {
-		b := picks[k].block
-		if k == 0 || picks[k-1].block != b {
-			if err := p.readBlock(t, b, data); err != nil {
-				return err
-			}
-			if n, err := tags.ReadAt(p.tag[:], tagOffset(b)); n < ScalarSize {
-				return fmt.Errorf("prove shard %s: read tag of block %d: %w: %w", t.ID.Short(), b, ErrShardData, shortRead(err))
-			}
-			var tag edwards25519.Scalar
-			if _, err := tag.SetCanonicalBytes(p.tag[:]); err != nil {
-				return fmt.Errorf("prove shard %s: tag of block %d is not a canonical scalar: %w", t.ID.Short(), b, ErrMalformedTags)
-			}
-			tagLimbs = limbs(&tag)
+	var tag edwards25519.Scalar
+	for _, pk := range p.ch.picks[i] {
+		if err := p.readBlock(t, pk.block, data); err != nil {
+			return err
 		}
-		nu := picks[k].nu
-		accumulateBlock(&p.mu, &p.buf, nu[0], nu[1])
-		p.sigma.mulAdd(nu[:], tagLimbs[:])
+		if n, err := tags.ReadAt(p.tag[:], tagOffset(pk.block)); n < ScalarSize {
+			return fmt.Errorf("prove shard %s: read tag of block %d: %w: %w", t.ID.Short(), pk.block, ErrShardData, shortRead(err))
+		}
+		if _, err := tag.SetCanonicalBytes(p.tag[:]); err != nil {
+			return fmt.Errorf("prove shard %s: tag of block %d is not a canonical scalar: %w", t.ID.Short(), pk.block, ErrMalformedTags)
+		}
+		tagLimbs := limbs(&tag)
+		accumulateBlock(&p.mu, &p.buf, pk.nu)
+		p.sigma.mulAdd(pk.nu[:], tagLimbs[:])
 	}
 	return nil
 }
@@ -201,11 +195,8 @@ func (k *Key) Verify(ch *Challenge, p *Proof) error {
 	var r [4]uint64
 	var s edwards25519.Scalar
 	for i, t := range ch.targets {
-		picks := ch.picks[i]
-		for n, pk := range picks {
-			if n == 0 || picks[n-1].block != pk.block {
-				r = limbs(f.scalar(&s, t.ID, pk.block))
-			}
+		for _, pk := range ch.picks[i] {
+			r = limbs(f.scalar(&s, t.ID, pk.block))
 			w.mulAdd(pk.nu[:], r[:])
 		}
 	}
