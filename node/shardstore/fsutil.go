@@ -3,10 +3,8 @@ package shardstore
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -61,25 +59,3 @@ func mkdirDurable(fs vfs.FS, dir string) error {
 }
 
 func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
-
-// pebbleLogger sends pebble's log lines to slog. Routine messages go to
-// Debug so that a store stays quiet at the default level.
-type pebbleLogger struct{ log *slog.Logger }
-
-var _ pebble.Logger = pebbleLogger{}
-
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
-}
-
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
-}
-
-// Fatalf must not return (pebble's contract): pebble calls it on broken
-// invariants, where continuing could corrupt the index.
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	l.log.Error(msg, "component", "pebble", "fatal", true)
-	panic("pebble: " + msg)
-}

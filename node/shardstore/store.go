@@ -15,6 +15,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/pebblelog"
 )
 
 // Options configures Open.
@@ -123,7 +124,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		po = opts.Pebble.Clone()
 	}
 	po.FS = fs
-	po.Logger = pebbleLogger{log}
+	po.Logger = pebblelog.New(log, "pebble")
 	if po.FormatMajorVersion == 0 {
 		po.FormatMajorVersion = pebble.FormatNewest
 	}
