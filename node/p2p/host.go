@@ -372,7 +372,7 @@ func (h *Host) NewStream(ctx context.Context, p dsn.PeerID, proto string) (dsn.S
 	if err := h.h.Connect(ctx, peer.AddrInfo{ID: pid}); err != nil {
 		return fail(dsn.ErrUnreachable, err)
 	}
-	s, err := h.h.Network().NewStream(network.WithNoDial(ctx, "connected just before"), pid)
+	s, err := h.openDirect(ctx, pid)
 	if err != nil {
 		return fail(dsn.ErrUnreachable, err)
 	}
@@ -400,6 +400,56 @@ func (h *Host) NewStream(ctx context.Context, p dsn.PeerID, proto string) (dsn.S
 	}
 	_ = h.h.Peerstore().AddProtocols(pid, pr)
 	return newStream(s), nil
+}
+
+// holePunchWait is how long openDirect waits for hole punching to turn a
+// relayed connection into a direct one before it dials through the relay
+// again. A successful punch takes a few round trips.
+const holePunchWait = 5 * time.Second
+
+// openDirect opens a raw stream to p, already connected, on a direct
+// connection. Streams never run over relayed connections alone: a circuit
+// v2 relay limits each relayed connection to a little data (128 KiB by
+// default) and time, far below one shard. When the only connection to p is
+// relayed, libp2p's NewStream waits for hole punching (DCUtR) to add a
+// direct one. That punch is tried once per relayed connection, started by
+// the peer that accepted it, and fails for good if this host's DCUtR
+// handler is not up yet, which it is only once identify has told this
+// host its public address: a node that dials a NATed peer in its first
+// moments (its first DHT lookup) would wait in vain. So if no direct
+// connection comes within holePunchWait, the relayed connections are
+// closed and p is dialed again through its relay, which starts a new punch.
+func (h *Host) openDirect(ctx context.Context, p peer.ID) (network.Stream, error) {
+	ctx = network.WithNoDial(ctx, "connected just before")
+	if !h.onlyRelayed(p) {
+		return h.h.Network().NewStream(ctx, p)
+	}
+	wctx, cancel := context.WithTimeout(ctx, holePunchWait)
+	s, err := h.h.Network().NewStream(wctx, p)
+	cancel()
+	if err == nil || ctx.Err() != nil || !h.onlyRelayed(p) {
+		return s, err
+	}
+	h.log.Debug("no direct connection after a relayed one; dialing through the relay again", "peer", p.String())
+	for _, c := range h.h.Network().ConnsToPeer(p) {
+		_ = c.Close()
+	}
+	if err := h.h.Connect(network.WithAllowLimitedConn(ctx, "redial for hole punching"), peer.AddrInfo{ID: p}); err != nil {
+		return nil, err
+	}
+	return h.h.Network().NewStream(ctx, p)
+}
+
+// onlyRelayed reports whether every connection to p is a limited (relayed)
+// one, and there is at least one.
+func (h *Host) onlyRelayed(p peer.ID) bool {
+	cs := h.h.Network().ConnsToPeer(p)
+	for _, c := range cs {
+		if !c.Stat().Limited {
+			return false
+		}
+	}
+	return len(cs) > 0
 }
 
 // SetStreamHandler serves proto with handler, replacing any earlier one.
