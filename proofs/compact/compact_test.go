@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"filippo.io/edwards25519"
@@ -590,5 +592,44 @@ func TestTaggerAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(20, func() { tg.Write(block) })
 	if allocs != 0 {
 		t.Errorf("Tagger.Write of 16 blocks: %v allocations, want 0", allocs)
+	}
+}
+
+// A block drawn several times carries the sum of its draws' coefficients,
+// recomputed here from the definition: indices from proofs.Sample, 128-bit
+// coefficients from their own keyed stream.
+func TestChallengeMergesRepeats(t *testing.T) {
+	for _, size := range []int64{1, 3 * BlockSize, 1 << 30} {
+		id := dsn.ShardID{byte(size)}
+		seed := testSeed(3)
+		ch := mustChallenge(t, seed, c459, []Target{{ID: id, Size: size}})
+		idx := proofs.Sample(seed, id[:], uint64(Blocks(size)), c459)
+		h := blake3.NewDeriveKey(coefContext)
+		h.Write(seed[:])
+		h.Write(id[:])
+		xof := h.Digest()
+		want := map[uint64]*big.Int{}
+		for _, b := range idx {
+			var raw [16]byte
+			xof.Read(raw[:])
+			slices.Reverse(raw[:])
+			if want[b] == nil {
+				want[b] = new(big.Int)
+			}
+			want[b].Add(want[b], new(big.Int).SetBytes(raw[:]))
+		}
+		if len(ch.picks[0]) != len(want) {
+			t.Fatalf("size %d: %d distinct blocks, want %d", size, len(ch.picks[0]), len(want))
+		}
+		for _, p := range ch.picks[0] {
+			got := new(big.Int)
+			for i := 2; i >= 0; i-- {
+				got.Lsh(got, 64)
+				got.Or(got, new(big.Int).SetUint64(p.nu[i]))
+			}
+			if want[p.block] == nil || got.Cmp(want[p.block]) != 0 {
+				t.Errorf("size %d: block %d has coefficient %v, want %v", size, p.block, got, want[p.block])
+			}
+		}
 	}
 }

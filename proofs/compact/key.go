@@ -21,8 +21,6 @@ const (
 	BlockSize = SectorSize * Sectors
 	// ScalarSize is the encoded size of a scalar (and of a tag).
 	ScalarSize = 32
-	// MaxBlocks is the number of blocks of the largest shard dsn allows.
-	MaxBlocks = (dsn.MaxShardSize + BlockSize - 1) / BlockSize
 )
 
 // Blocks returns the number of blocks of a shard of size bytes: the last is
