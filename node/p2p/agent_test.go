@@ -60,9 +60,9 @@ type agentReq struct {
 	Addr string
 	Peer string
 	Data string
-	// Limited opens the echo stream on whatever connection there is,
-	// relayed ones included (libp2p's WithAllowLimitedConn), rather than
-	// through Host.NewStream, which waits for a direct connection.
+	// Limited opens the echo stream on a relayed (limited) connection
+	// (see relayedStream), rather than through Host.NewStream, which uses
+	// direct connections only.
 	Limited bool
 	Timeout time.Duration
 }

@@ -24,6 +24,15 @@
 // net.Conn's, and a stream is only handed out once the remote has agreed to
 // the protocol, so NewStream itself reports dsn.ErrProtocolNotSupported.
 //
+// Streams run on direct connections only: a relayed (circuit v2)
+// connection carries too little data for a shard, so NewStream waits for
+// hole punching to add a direct one, and dials through the relay again if
+// the first punch does not come (Host.openDirect says why). The NAT
+// traversal (AutoNAT, relay reservations, hole punching, a store and
+// retrieval through a NATed provider) and mDNS are tested over real network
+// stacks in network namespaces (netns_test.go, with netnstest); those tests
+// need root, ip and nft, and skip without them.
+//
 // It does not own any protocol above the stream (shardproto does), the shard
 // store, placement decisions (the node package ranks the peers this package
 // returns), or configuration files and flags (cmd/dsn).
