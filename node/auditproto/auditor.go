@@ -172,7 +172,10 @@ func (a Auditor) exchange(ctx context.Context, t dsn.Transport, p dsn.PeerID, re
 		if cerr := ctx.Err(); cerr != nil && time.Now().Before(dl) {
 			return done(Aborted, fmt.Errorf("%w: %w", cerr, err))
 		}
-		return done(Missed, fmt.Errorf("%w: %w", ErrNoAnswer, err))
+		if !errors.Is(err, ErrNoAnswer) {
+			err = fmt.Errorf("%w: %w", ErrNoAnswer, err)
+		}
+		return done(Missed, err)
 	}
 
 	octx, cancel := context.WithDeadline(ctx, dl)
@@ -199,55 +202,84 @@ func (a Auditor) exchange(ctx context.Context, t dsn.Transport, p dsn.PeerID, re
 	if werr == nil {
 		werr = st.CloseWrite()
 	}
-	body, err := readFrame(st, MaxReplySize)
+	proof, o, err := readAnswer(st, bound, exact)
+	res.ProofBytes = len(proof)
 	switch {
-	case err == nil:
-	case errors.Is(err, ErrMalformed), errors.Is(err, io.ErrUnexpectedEOF):
-		return done(Fail, fmt.Errorf("reply: %w: %w", ErrMalformed, err))
-	case werr != nil:
-		return noAnswer(fmt.Errorf("send challenge: %w", werr))
-	default:
-		return noAnswer(fmt.Errorf("read reply: %w", err))
-	}
-	rep, err := decodeReply(body)
-	if err != nil {
-		return done(Fail, err)
-	}
-	if rep.code != CodeOK {
-		err := remoteError(rep.code, rep.text)
-		switch rep.code {
-		case CodeBusy, CodeUnavailable, CodeTimeout:
-			return done(Missed, err)
+	case o == Missed && errors.Is(err, ErrNoAnswer):
+		if werr != nil {
+			err = fmt.Errorf("%w (send challenge: %w)", err, werr)
 		}
-		return done(Fail, err)
-	}
-	// The bound is checked before a proof byte is read.
-	if rep.length > int64(bound) {
-		return done(Fail, fmt.Errorf("%w: %d bytes announced, at most %d allowed", ErrProofTooLarge, rep.length, bound))
-	}
-	if exact && rep.length != int64(bound) {
-		return done(Fail, fmt.Errorf("%w: proof of %d bytes, want %d", ErrMalformed, rep.length, bound))
-	}
-	proof := make([]byte, rep.length)
-	n, err := io.ReadFull(st, proof)
-	res.ProofBytes = n
-	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return done(Fail, fmt.Errorf("%w: proof ends after %d of %d bytes", ErrMalformed, n, rep.length))
-		}
-		return noAnswer(fmt.Errorf("read proof: %w", err))
+		return noAnswer(err)
+	case o != Pass:
+		return done(o, err)
 	}
 	res.Latency = a.now().Sub(start)
-	// Anything past the announced length is refused after one byte.
-	var one [1]byte
-	if k, _ := st.Read(one[:]); k > 0 {
-		return done(Fail, fmt.Errorf("%w: more than the %d bytes announced", ErrProofTooLarge, rep.length))
+	if err := checkEnd(st, len(proof)); err != nil {
+		return done(Fail, err)
 	}
 	if res.Latency > budget {
 		return done(Missed, fmt.Errorf("%w: %v, allowed %v", ErrLate, res.Latency.Round(time.Millisecond), budget))
 	}
 	clean = true
 	return proof, res
+}
+
+// readAnswer reads a provider's answer to a challenge: the reply frame,
+// then the proof it announces, at most bound bytes (exactly bound if
+// exact), never reading past it. It returns the proof with outcome Pass
+// (meaning: a proof to verify), or Fail or Missed with the reason; a
+// Missed whose reason is ErrNoAnswer is the stream failing, which the
+// caller may attribute to its own ctx instead.
+func readAnswer(r io.Reader, bound int, exact bool) ([]byte, Outcome, error) {
+	body, err := readFrame(r, MaxReplySize)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrMalformed), errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, Fail, fmt.Errorf("reply: %w: %w", ErrMalformed, err)
+	default:
+		return nil, Missed, fmt.Errorf("%w: read reply: %w", ErrNoAnswer, err)
+	}
+	rep, err := decodeReply(body)
+	if err != nil {
+		return nil, Fail, err
+	}
+	if rep.code != CodeOK {
+		err := remoteError(rep.code, rep.text)
+		switch rep.code {
+		case CodeBusy, CodeUnavailable, CodeTimeout:
+			return nil, Missed, err
+		}
+		return nil, Fail, err
+	}
+	// The bound is checked before a proof byte is read.
+	if rep.length > int64(bound) {
+		return nil, Fail, fmt.Errorf("%w: %d bytes announced, at most %d allowed", ErrProofTooLarge, rep.length, bound)
+	}
+	if exact && rep.length != int64(bound) {
+		return nil, Fail, fmt.Errorf("%w: proof of %d bytes, want %d", ErrMalformed, rep.length, bound)
+	}
+	if rep.length == 0 {
+		return nil, Fail, fmt.Errorf("%w: empty proof", ErrMalformed)
+	}
+	proof := make([]byte, rep.length)
+	n, err := io.ReadFull(r, proof)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return proof[:n], Fail, fmt.Errorf("%w: proof ends after %d of %d bytes", ErrMalformed, n, rep.length)
+		}
+		return proof[:n], Missed, fmt.Errorf("%w: read proof: %w", ErrNoAnswer, err)
+	}
+	return proof, Pass, nil
+}
+
+// checkEnd reads one byte past an n-byte proof: a provider that sends
+// more than it announced fails, and nothing more of it is read.
+func checkEnd(r io.Reader, n int) error {
+	var one [1]byte
+	if k, _ := r.Read(one[:]); k > 0 {
+		return fmt.Errorf("%w: more than the %d bytes announced", ErrProofTooLarge, n)
+	}
+	return nil
 }
 
 // PutTags hands p the compact tags of shard id (as compact.Key.Tags or a
