@@ -9,6 +9,7 @@ import (
 	"iter"
 	"time"
 
+	"github.com/mr-tron/base58"
 	"github.com/zeebo/blake3"
 )
 
@@ -50,6 +51,19 @@ func ParseShardID(s string) (ShardID, error) {
 // PeerID names a peer. It is opaque to everything but the Transport that
 // issued it; for libp2p it is the binary form of a peer.ID.
 type PeerID string
+
+// String renders the ID for people and logs: as is when it is printable
+// text (the names of in-process peers), else in base58, which is how
+// libp2p writes its binary peer IDs ("12D3KooW..."). Without it, errors
+// and logs would carry raw binary.
+func (p PeerID) String() string {
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x21 || c > 0x7e {
+			return base58.Encode([]byte(p))
+		}
+	}
+	return string(p)
+}
 
 // MaxPeerIDSize bounds the length of a PeerID read from the network or disk.
 const MaxPeerIDSize = 128

@@ -3,10 +3,13 @@ package dsn
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/mr-tron/base58"
 )
 
 func TestVerifyReader(t *testing.T) {
@@ -92,4 +95,31 @@ func FuzzParseShardID(f *testing.F) {
 			t.Fatalf("ParseShardID(%q) = %s, which prints differently", s, id)
 		}
 	})
+}
+
+func TestPeerIDString(t *testing.T) {
+	// The binary form of 12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA,
+	// whose base58 form libp2p prints.
+	const text = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+	raw, err := base58.Decode(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		id   PeerID
+		want string
+	}{
+		{PeerID(raw), text},
+		{"provider-3", "provider-3"},
+		{"has space", base58.Encode([]byte("has space"))},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := tt.id.String(); got != tt.want {
+			t.Errorf("PeerID(%q).String() = %q, want %q", string(tt.id), got, tt.want)
+		}
+		if got := fmt.Sprintf("%v", tt.id); got != tt.want {
+			t.Errorf("%%v of PeerID(%q) = %q, want %q", string(tt.id), got, tt.want)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/node/auditproto"
 	"github.com/dsn-project/dsn/node/inproc"
 	"github.com/dsn-project/dsn/node/p2p"
 	"github.com/dsn-project/dsn/node/shardproto"
@@ -27,13 +29,80 @@ type Provider struct {
 	Dir    string // "" for an in-memory provider
 	Store  dsn.ShardStore
 	Server *shardproto.Server
+	// Audit answers challenges for the shards held; nil when the store
+	// keeps no proof material (see auditproto.Holder).
+	Audit *auditproto.Server
+
+	t           dsn.Transport
+	stopPrepare context.CancelFunc
+	prepared    sync.WaitGroup
 }
 
-// ServeProvider serves store over t.
+// prepareQueue bounds the shards waiting for their proof material to be
+// built; beyond it, a shard's first challenge builds it.
+const prepareQueue = 256
+
+// ServeProvider serves store over t: the shard protocol, and, when store
+// (or the store an Announcer wraps) keeps sidecars, the challenge
+// protocol, with each shard's Merkle outboard built in the background as
+// the shard arrives, so that its first audit reads only what it samples.
 func ServeProvider(t dsn.Transport, dir string, store dsn.ShardStore, log *slog.Logger) *Provider {
-	srv := shardproto.NewServer(store, shardproto.ServerOptions{Logger: log})
-	srv.Register(t)
-	return &Provider{ID: t.Self(), Dir: dir, Store: store, Server: srv}
+	p := &Provider{ID: t.Self(), Dir: dir, Store: store, t: t}
+	inner := store
+	if a, ok := store.(*Announcer); ok {
+		inner = a.ShardStore
+	}
+	served := store
+	if h, ok := inner.(auditproto.Holder); ok {
+		p.Audit = auditproto.NewServer(h, auditproto.ServerOptions{Logger: log})
+		p.Audit.Register(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		p.stopPrepare = cancel
+		queue := make(chan dsn.ShardID, prepareQueue)
+		p.prepared.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case id := <-queue:
+					if err := p.Audit.Prepare(ctx, id); err != nil && ctx.Err() == nil && log != nil {
+						log.Warn("build proof material", "shard", id.Short(), "err", err)
+					}
+				}
+			}
+		})
+		served = &preparingStore{ShardStore: store, queue: queue}
+	}
+	p.Server = shardproto.NewServer(served, shardproto.ServerOptions{Logger: log})
+	p.Server.Register(t)
+	return p
+}
+
+// Stop stops serving and the background work; the store stays open.
+func (p *Provider) Stop() {
+	p.Server.Unregister(p.t)
+	if p.Audit != nil {
+		p.Audit.Unregister(p.t)
+		p.stopPrepare()
+		p.prepared.Wait()
+	}
+}
+
+// preparingStore queues every shard it receives for its proof material.
+type preparingStore struct {
+	dsn.ShardStore
+	queue chan dsn.ShardID
+}
+
+func (s *preparingStore) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r io.Reader) error {
+	if err := s.ShardStore.ReceiveShard(ctx, id, size, r); err != nil {
+		return err
+	}
+	select {
+	case s.queue <- id:
+	default: // the first challenge builds it instead
+	}
+	return nil
 }
 
 // LocalNetwork is a network of providers in one process, each with its own
@@ -249,6 +318,7 @@ func (l *LocalNetwork) Close() error {
 	}
 	for i, p := range l.Providers {
 		wg.Go(func() {
+			p.Stop()
 			if err := p.Store.Close(); err != nil {
 				errs[i] = fmt.Errorf("%s: %w", l.Name(p.ID), err)
 			}

@@ -17,7 +17,9 @@ import (
 	"github.com/dsn-project/dsn/erasure"
 	"github.com/dsn-project/dsn/manifest"
 	"github.com/dsn-project/dsn/market"
+	"github.com/dsn-project/dsn/node/auditproto"
 	"github.com/dsn-project/dsn/node/shardproto"
+	"github.com/dsn-project/dsn/proofs/compact"
 	"github.com/dsn-project/dsn/seal"
 )
 
@@ -57,6 +59,11 @@ type ClientOptions struct {
 	// Router finds the peers closest to a shard and the peers that announced
 	// one; nil ranks the transport's peers and knows no announcements.
 	Router dsn.Router
+	// ProofKey, if set, is the owner's key for compact proofs of
+	// retrievability: every shard stored is tagged with it, and the tags
+	// go to the shard's provider with the shard, so that the owner can
+	// audit it later with a proof of a few kilobytes.
+	ProofKey *compact.Key
 }
 
 // Client stores and retrieves files over a Transport.
@@ -69,6 +76,8 @@ type Client struct {
 	// put uploads one shard; a field so that benchmarks can measure the
 	// pipeline without the providers' side.
 	put func(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b []byte) error
+	// putTags hands a provider the compact tags of a shard it took.
+	putTags func(ctx context.Context, p dsn.PeerID, id dsn.ShardID, tags []byte) error
 }
 
 // NewClient returns a Client that reaches providers through t.
@@ -91,6 +100,7 @@ func NewClient(t dsn.Transport, opts ClientOptions) *Client {
 		c.router = peerListRouter{t}
 	}
 	c.put = c.putShard
+	c.putTags = c.sendTags
 	return c
 }
 
@@ -480,6 +490,16 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 	var wg sync.WaitGroup
 	for i, sh := range shards {
 		wg.Go(func() {
+			var tags []byte
+			if c.opts.ProofKey != nil {
+				// Tagged once, whichever provider takes the shard: the
+				// tags depend on the shard and the owner only.
+				var err error
+				if tags, err = c.opts.ProofKey.Tags(ids[i], sh); err != nil {
+					errs[i] = fmt.Errorf("segment %d shard %d: tag: %w", index, i, err)
+					return
+				}
+			}
 			tried := map[dsn.PeerID]bool{}
 			var last error
 			for attempt := 0; ; attempt++ {
@@ -493,6 +513,12 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 				}
 				tried[p] = true
 				err := c.put(ctx, p, ids[i], sh)
+				if err == nil && tags != nil {
+					// A provider that takes the shard but not its tags
+					// could never pass the owner's audits: treat it as a
+					// refusal and move on.
+					err = c.putTags(ctx, p, ids[i], tags)
+				}
 				if err == nil {
 					out.Shards[i] = manifest.Shard{ID: ids[i], Provider: p}
 					stored.Add(int64(len(sh)))
@@ -531,6 +557,17 @@ func (c *Client) putShard(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b [
 	ctx, cancel := context.WithTimeout(ctx, c.shardDeadline(int64(len(b))))
 	defer cancel()
 	return shardproto.Put(ctx, c.t, p, id, int64(len(b)), bytes.NewReader(b))
+}
+
+func (c *Client) sendTags(ctx context.Context, p dsn.PeerID, id dsn.ShardID, tags []byte) error {
+	release, err := c.limit.acquire(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, c.shardDeadline(int64(len(tags))))
+	defer cancel()
+	return auditproto.PutTags(ctx, c.t, p, id, tags)
 }
 
 // putManifest stores the manifest blob, which is named like a shard by its

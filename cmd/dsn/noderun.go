@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,7 @@ type nodeRunFlags struct {
 	bootstrap []string
 	capacity  sizeValue
 	logLevel  string
+	epoch     time.Duration
 }
 
 func newNodeRunCmd() *cobra.Command {
@@ -52,6 +54,9 @@ config for this run only.`,
 				c := int64(f.capacity)
 				ov.Capacity = &c
 			}
+			if cmd.Flags().Changed("epoch") {
+				ov.Epoch = &f.epoch
+			}
 			out := cmd.OutOrStdout()
 			return daemon.Run(cmd.Context(), dir, ov, daemon.RunOptions{
 				Logger: log,
@@ -72,5 +77,6 @@ config for this run only.`,
 	fl.StringSliceVar(&f.bootstrap, "bootstrap", nil, "more bootstrap peers (multiaddrs ending in /p2p/<peer id>)")
 	fl.Var(&f.capacity, "capacity", "space to keep shards for others (0: not a provider)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.DurationVar(&f.epoch, "epoch", 0, "how often to challenge the providers holding this node's files (default: the config's, 1h unless set)")
 	return cmd
 }

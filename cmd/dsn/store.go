@@ -148,7 +148,7 @@ func storeInSession(ctx context.Context, s *daemon.Session, in io.Reader, f stor
 	if _, err := s.WaitForPeers(ctx, f.k+f.m, sessionPeerWait); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	r, err := s.Client.Store(ctx, in, node.StoreOptions{K: f.k, M: f.m, Public: f.public,
+	r, err := s.Store(ctx, in, node.StoreOptions{K: f.k, M: f.m, Public: f.public,
 		Progress: func(_, stored int64) { progress(stored) }})
 	if err != nil {
 		return nil, err

@@ -27,6 +27,7 @@ func newTestnetUpCmd() *cobra.Command {
 		capacity  sizeValue = 1 << 30
 		timeout   time.Duration
 		logLevel  string
+		epoch     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -56,6 +57,7 @@ its repo.`,
 				Timeout:   timeout,
 				Log:       cmd.ErrOrStderr(),
 				LogLevel:  logLevel,
+				Epoch:     epoch,
 			})
 			if err != nil {
 				return err
@@ -75,6 +77,7 @@ its repo.`,
 	fl.Var(&capacity, "capacity", "space each provider keeps for shards")
 	fl.DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the network to form")
 	fl.StringVar(&logLevel, "log-level", "info", "the daemons' log level: debug, info, warn or error")
+	fl.DurationVar(&epoch, "epoch", 0, "how often the client audits the providers (default: the repos' own, 1h unless set)")
 	cmd.MarkFlagRequired("dir")
 	return cmd
 }

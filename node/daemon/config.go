@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -45,6 +46,47 @@ type Config struct {
 	API string `json:"api"`
 	// MDNS finds peers on the local network.
 	MDNS bool `json:"mdns"`
+	// Epoch is how often the node challenges the providers holding its
+	// files ("" or 0: DefaultEpoch), as a Go duration ("1h", "30s").
+	Epoch Duration `json:"epoch,omitempty"`
+}
+
+// DefaultEpoch is the audit period unless the config says otherwise.
+const DefaultEpoch = time.Hour
+
+// Bounds on the epoch: seconds for tests, a month at most so that a lost
+// shard is noticed while repair can still act.
+const (
+	MinEpoch = time.Second
+	MaxEpoch = 30 * 24 * time.Hour
+)
+
+// EpochOrDefault is the configured epoch, or DefaultEpoch.
+func (c *Config) EpochOrDefault() time.Duration {
+	if c.Epoch == 0 {
+		return DefaultEpoch
+	}
+	return time.Duration(c.Epoch)
+}
+
+// Duration is a time.Duration written in JSON as Go's duration text.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as text ("1h0m0s").
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration written as text.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is text like \"1h\" or \"30s\", not %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: want text like \"1h\" or \"30s\"", s)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // DefaultConfig returns the configuration dsn init writes unless told
@@ -89,6 +131,9 @@ func (c *Config) Validate() error {
 	}
 	if err := checkAPIAddr(c.API); err != nil {
 		return fmt.Errorf("%w: api: %v", ErrBadConfig, err)
+	}
+	if e := time.Duration(c.Epoch); e != 0 && (e < MinEpoch || e > MaxEpoch) {
+		return fmt.Errorf("%w: epoch: %v outside [%v, %v]", ErrBadConfig, e, MinEpoch, MaxEpoch)
 	}
 	return nil
 }
@@ -210,6 +255,7 @@ type Overrides struct {
 	Bootstrap []string // nil: the config's; added to, not replacing, them
 	Capacity  *int64
 	API       string
+	Epoch     *time.Duration
 }
 
 // Apply returns c with o applied, validated.
@@ -225,6 +271,9 @@ func (o Overrides) Apply(c Config) (Config, error) {
 	}
 	if o.API != "" {
 		c.API = o.API
+	}
+	if o.Epoch != nil {
+		c.Epoch = Duration(*o.Epoch)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 const testPeer = "12D3KooWGC6TvWhfapngX6wvJHMYvKpDMXPb3ZnCZ6dMoaMtimQ5"
@@ -30,6 +31,11 @@ func TestParseConfig(t *testing.T) {
 		{"wrong type", `{"listen":"/ip4/127.0.0.1/tcp/0","api":"127.0.0.1:0"}`, "listen"},
 		{"syntax", "{\n\"listen\": [\n,]}", "line 3"},
 		{"trailing", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0"} {}`, "after"},
+		{"epoch", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":"30s"}`, ""},
+		{"epoch too short", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":"500ms"}`, "epoch"},
+		{"epoch too long", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":"800h"}`, "epoch"},
+		{"epoch not text", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":3600}`, "duration"},
+		{"epoch bad text", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":"an hour"}`, "an hour"},
 		{"too many listen", `{"listen":[` + strings.Repeat(`"/ip4/127.0.0.1/tcp/0",`, 40) + `"/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0"}`, "at most"},
 	}
 	for _, tt := range tests {
@@ -52,6 +58,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	c := DefaultConfig()
 	c.Bootstrap = []string{"/ip4/10.0.0.1/tcp/4001/p2p/" + testPeer}
 	c.MDNS = true
+	c.Epoch = Duration(90 * time.Second)
 	got, err := ParseConfig(strings.NewReader(string(c.Marshal())))
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,10 @@ import (
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/node"
+	"github.com/dsn-project/dsn/node/owned"
 	"github.com/dsn-project/dsn/node/p2p"
 	"github.com/dsn-project/dsn/node/shardstore"
+	"github.com/dsn-project/dsn/proofs/compact"
 )
 
 // Host is what the daemon needs from the network: streams to peers, the
@@ -63,6 +65,10 @@ type Options struct {
 	Client node.ClientOptions
 	// Timeouts of API requests (0: defaults).
 	API APIOptions
+	// ProofKey is the owner's key for compact proofs: with it the node
+	// tags the shards it stores and audits them with compact proofs;
+	// without it (tests) only public Merkle audits run.
+	ProofKey *compact.Key
 }
 
 // Daemon is a running node: a shard store served to the network when the
@@ -75,6 +81,7 @@ type Daemon struct {
 	store    *node.Announcer // nil unless a provider
 	provider *node.Provider  // serves store; nil unless a provider
 	client   *node.Client
+	files    *owned.DB // the files this node stored, with their audits
 	api      *http.Server
 	addr     net.Addr
 	token    string // every API request must present it
@@ -109,9 +116,18 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 		d.store = node.ProvidingStore(st, host, log.With("component", "announce"))
 		d.provider = node.ServeProvider(host, r.Path(ShardsDir), d.store, log.With("component", "shardproto"))
 	}
+	files, err := owned.Open(r.Path(FilesDir), log.With("component", "owned"))
+	if err != nil {
+		d.closeStore()
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	d.files = files
 	copts := opts.Client
 	if copts.Router == nil {
 		copts.Router = host
+	}
+	if copts.ProofKey == nil {
+		copts.ProofKey = opts.ProofKey
 	}
 	if copts.Logger == nil {
 		copts.Logger = log.With("component", "client")
@@ -161,6 +177,7 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 	d.cancel = cancel
 	d.bg.Go(func() { d.bootstrap(bctx) })
 	d.bg.Go(func() { d.every(bctx, savePeersEvery, d.savePeers) })
+	d.bg.Go(func() { d.auditLoop(bctx) })
 	if d.store != nil {
 		d.bg.Go(func() { d.every(bctx, reannounceEvery, d.reannounce) })
 	}
@@ -270,7 +287,7 @@ func (d *Daemon) Stop() error {
 			errs = append(errs, fmt.Errorf("save peers: %w", err))
 		}
 		if d.provider != nil {
-			d.provider.Server.Unregister(d.host)
+			d.provider.Stop()
 		}
 		if err := d.closeStore(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
@@ -293,9 +310,18 @@ func (d *Daemon) stopAPI() {
 	}
 }
 
+// closeStore closes the node's databases: the shard store and the owner's
+// records, whichever are open.
 func (d *Daemon) closeStore() error {
-	if d.store == nil {
-		return nil
+	var errs []error
+	if d.files != nil {
+		if err := d.files.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("owner records: %w", err))
+		}
+		d.files = nil
 	}
-	return d.store.Close()
+	if d.store != nil {
+		errs = append(errs, d.store.Close())
+	}
+	return errors.Join(errs...)
 }

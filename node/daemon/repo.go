@@ -16,6 +16,7 @@ import (
 const (
 	KeyFile   = "identity.key" // the node's libp2p private key
 	ShardsDir = "shards"       // the shard store
+	FilesDir  = "files"        // the owner's records of the files it stored
 	PeersFile = "peers"        // peers remembered across runs
 	LockFile  = "repo.lock"    // held by the one process using the repo
 	PIDFile   = "pid"          // the running daemon's process id

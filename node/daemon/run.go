@@ -4,10 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/zeebo/blake3"
+
+	"github.com/dsn-project/dsn/manifest"
+	"github.com/dsn-project/dsn/node/daemon/api"
+	"github.com/dsn-project/dsn/node/owned"
+	"github.com/dsn-project/dsn/proofs/compact"
 
 	"github.com/dsn-project/dsn/node"
 	"github.com/dsn-project/dsn/node/p2p"
@@ -50,7 +58,15 @@ func Run(ctx context.Context, dir string, ov Overrides, opts RunOptions) (err er
 	if r.Config, err = ov.Apply(r.Config); err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	h, err := newHost(ctx, r, r.Config.Capacity > 0, log)
+	key, err := p2p.LoadOrCreateKey(r.Path(KeyFile))
+	if err != nil {
+		return fmt.Errorf("identity: %w", err)
+	}
+	pk, err := proofKey(key)
+	if err != nil {
+		return err
+	}
+	h, err := newHost(ctx, r, key, r.Config.Capacity > 0, log)
 	if err != nil {
 		return err
 	}
@@ -59,7 +75,7 @@ func Run(ctx context.Context, dir string, ov Overrides, opts RunOptions) (err er
 			err = errors.Join(err, fmt.Errorf("close host: %w", cerr))
 		}
 	}()
-	d, err := Start(ctx, r, h, Options{Logger: log, PeerString: p2p.PeerIDString})
+	d, err := Start(ctx, r, h, Options{Logger: log, PeerString: p2p.PeerIDString, ProofKey: pk})
 	if err != nil {
 		return err
 	}
@@ -71,11 +87,24 @@ func Run(ctx context.Context, dir string, ov Overrides, opts RunOptions) (err er
 	return d.Stop()
 }
 
-func newHost(ctx context.Context, r *Repo, server bool, log *slog.Logger) (*p2p.Host, error) {
-	key, err := p2p.LoadOrCreateKey(r.Path(KeyFile))
+// proofKeyContext separates the proof key from every other use of the
+// identity key.
+const proofKeyContext = "dsn 2026-11 owner compact proof secret v1"
+
+// proofKey derives the node's key for compact proofs from its identity
+// key: the tags an owner gives its providers must verify after a restart,
+// and the identity key is the one secret a repo already guards.
+func proofKey(k crypto.PrivKey) (*compact.Key, error) {
+	raw, err := k.Raw()
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
+	var secret [32]byte
+	blake3.DeriveKey(proofKeyContext, raw, secret[:])
+	return compact.NewKey(secret), nil
+}
+
+func newHost(ctx context.Context, r *Repo, key crypto.PrivKey, server bool, log *slog.Logger) (*p2p.Host, error) {
 	h, err := p2p.New(ctx, key, p2p.Config{
 		ListenAddrs: r.Config.Listen,
 		Bootstrap:   r.Config.Bootstrap,
@@ -98,6 +127,8 @@ type Session struct {
 	repo   *Repo
 	host   *p2p.Host
 	log    *slog.Logger
+	files  *owned.DB
+	key    *compact.Key
 }
 
 // OpenSession starts a temporary node from the repo in dir and bootstraps
@@ -115,17 +146,59 @@ func OpenSession(ctx context.Context, dir string, ov Overrides, log *slog.Logger
 		r.Close()
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	h, err := newHost(ctx, r, false, log)
+	key, err := p2p.LoadOrCreateKey(r.Path(KeyFile))
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	pk, err := proofKey(key)
 	if err != nil {
 		r.Close()
 		return nil, err
 	}
-	s := &Session{repo: r, host: h, log: log}
+	files, err := owned.Open(r.Path(FilesDir), log.With("component", "owned"))
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	h, err := newHost(ctx, r, key, false, log)
+	if err != nil {
+		files.Close()
+		r.Close()
+		return nil, err
+	}
+	s := &Session{repo: r, host: h, log: log, files: files, key: pk}
 	if err := h.Bootstrap(ctx); err != nil {
 		log.Warn("bootstrap", "err", err)
 	}
-	s.Client = node.NewClient(h, node.ClientOptions{Router: h, Logger: log.With("component", "client")})
+	s.Client = node.NewClient(h, node.ClientOptions{Router: h, Logger: log.With("component", "client"), ProofKey: pk})
 	return s, nil
+}
+
+// Audit challenges the holder of every shard of the file ref names, now,
+// with scheme ("" chooses: compact for a file this repo stored, merkle
+// otherwise).
+func (s *Session) Audit(ctx context.Context, ref manifest.Reference, scheme string) (*api.AuditResult, error) {
+	a := auditor{client: s.Client, files: s.files, key: s.key, peerString: p2p.PeerIDString,
+		period: s.repo.Config.EpochOrDefault(), log: s.log}
+	scheme, mine, err := a.resolve(ref, scheme)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return a.audit(ctx, ref, scheme, mine)
+}
+
+// Store stores a file through the temporary node and records it among the
+// repo's files, so that the daemon audits it once it runs.
+func (s *Session) Store(ctx context.Context, r io.Reader, opts node.StoreOptions) (*node.StoreResult, error) {
+	res, err := s.Client.Store(ctx, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.files.Add(owned.File{Reference: res.Reference, Manifest: res.Manifest, Stored: time.Now()}); err != nil {
+		return nil, fmt.Errorf("store: stored, but not recorded for audits: %w", err)
+	}
+	return res, nil
 }
 
 // WaitForPeers waits up to timeout for n peers in the routing table. It
@@ -154,6 +227,9 @@ func (s *Session) Close() error {
 	}
 	if err := s.host.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close host: %w", err))
+	}
+	if err := s.files.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close owner records: %w", err))
 	}
 	if err := s.repo.Close(); err != nil {
 		errs = append(errs, err)

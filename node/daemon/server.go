@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -18,9 +19,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
+	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/manifest"
 	"github.com/dsn-project/dsn/node"
+	"github.com/dsn-project/dsn/node/auditproto"
 	"github.com/dsn-project/dsn/node/daemon/api"
+	"github.com/dsn-project/dsn/node/owned"
+	"github.com/dsn-project/dsn/proofs/compact"
 )
 
 // APIOptions bound the API's requests.
@@ -71,6 +78,8 @@ func (d *Daemon) newAPIServer(o APIOptions) *http.Server {
 	mux.Handle(api.PathStore, only(http.MethodPost, limited(transfers, d.handleStore)))
 	mux.Handle(api.PathRetrieve, only(http.MethodPost, limited(transfers, d.handleRetrieve)))
 	mux.Handle(api.PathStatus, only(http.MethodGet, d.handleStatus))
+	mux.Handle(api.PathAudit, only(http.MethodPost, limited(transfers, d.handleAudit)))
+	mux.Handle(api.PathFiles, only(http.MethodGet, d.handleFiles))
 	// Profiles, for an operator on this machine: the API listens on
 	// loopback only, and guard refuses what a browser could send.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -343,6 +352,11 @@ func (d *Daemon) handleStore(w http.ResponseWriter, r *http.Request) {
 		http.NewResponseController(w).SetReadDeadline(time.Time{})
 		m := res.Manifest
 		d.log.Info("stored", "manifest", res.Reference.Manifest, "size", m.Size, "segments", len(m.Segments))
+		if err := d.files.Add(owned.File{Reference: res.Reference, Manifest: m, Stored: time.Now()}); err != nil {
+			// The file is on the network and its reference good; only
+			// this node's audits would miss it, so say so and go on.
+			d.log.Error("stored file not recorded for audits", "manifest", res.Reference.Manifest, "err", err)
+		}
 		return api.StoreResult{
 			Reference: res.Reference.String(),
 			Root:      m.Root.String(),
@@ -400,6 +414,185 @@ func (d *Daemon) handleRetrieve(w http.ResponseWriter, r *http.Request) {
 		}
 		return api.RetrieveResult{Path: req.Path, Size: m.Size, Root: m.Root.String()}, nil
 	})
+}
+
+// handleAudit challenges the holder of every shard of a file now. A file
+// this node stored is audited with its compact proofs by default, and its
+// results join the file's audit history.
+func (d *Daemon) handleAudit(w http.ResponseWriter, r *http.Request) {
+	var req api.AuditRequest
+	if !decodeJSON(w, r, "audit", &req) {
+		return
+	}
+	if len(req.Reference) > maxReference {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("reference of %d bytes, at most %d allowed", len(req.Reference), maxReference))
+		return
+	}
+	ref, err := manifest.ParseReference(req.Reference)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		return
+	}
+	a := auditor{client: d.client, files: d.files, key: d.opts.ProofKey, peerString: d.opts.PeerString,
+		period: d.repo.Config.EpochOrDefault(), log: d.log}
+	scheme, mine, err := a.resolve(ref, req.Scheme)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		return
+	}
+	d.answer(w, r, "audit", func(ctx context.Context, _ func(api.Progress)) (any, error) {
+		return a.audit(ctx, ref, scheme, mine)
+	})
+}
+
+// auditor runs `dsn audit` for a daemon or a temporary node.
+type auditor struct {
+	client     *node.Client
+	files      *owned.DB
+	key        *compact.Key
+	peerString func(dsn.PeerID) string
+	period     time.Duration
+	log        *slog.Logger
+}
+
+// resolve picks the scheme of an audit of ref ("" chooses) and returns the
+// owner's record of the file if this node stored it.
+func (a auditor) resolve(ref manifest.Reference, scheme string) (string, *owned.File, error) {
+	mine, err := a.files.Get(ref.Manifest)
+	if err != nil {
+		if !errors.Is(err, owned.ErrNotFound) {
+			a.log.Warn("audit: owner record", "manifest", ref.Manifest, "err", err)
+		}
+		mine = nil
+	}
+	switch {
+	case scheme == "" && mine != nil && a.key != nil:
+		return node.SchemeCompact, mine, nil
+	case scheme == "":
+		return node.SchemeMerkle, mine, nil
+	case scheme != node.SchemeMerkle && scheme != node.SchemeCompact:
+		return "", nil, fmt.Errorf("scheme %q: want %s or %s", scheme, node.SchemeMerkle, node.SchemeCompact)
+	case scheme == node.SchemeCompact && (mine == nil || a.key == nil):
+		return "", nil, errors.New("compact proofs can be checked only by the node that stored the file; use the merkle scheme")
+	}
+	return scheme, mine, nil
+}
+
+// audit challenges every shard of the file now; for a file this node
+// stored, the outcomes join its audit history.
+func (a auditor) audit(ctx context.Context, ref manifest.Reference, scheme string, mine *owned.File) (*api.AuditResult, error) {
+	var m *manifest.Manifest
+	if mine != nil {
+		m = mine.Manifest
+	} else {
+		var err error
+		if m, err = a.client.FetchManifest(ctx, ref); err != nil {
+			return nil, err
+		}
+	}
+	epoch := EpochOf(time.Now(), a.period)
+	audits, err := a.client.AuditFile(ctx, m, scheme, Beacon(epoch, a.period))
+	if err != nil {
+		return nil, err
+	}
+	res := &api.AuditResult{Manifest: ref.Manifest.String(), Shards: make([]api.ShardAudit, len(audits))}
+	for i, au := range audits {
+		sa := api.ShardAudit{Segment: au.Segment, Shard: au.Shard, ID: au.ID.String(), Provider: a.peerString(au.Provider),
+			Scheme: au.Scheme, Result: string(outcome(au.Outcome)), LatencyMS: ms(au.Latency), ProofBytes: au.ProofBytes}
+		if au.Reason != nil {
+			sa.Reason = au.Reason.Error()
+		}
+		res.Shards[i] = sa
+		if mine != nil && au.Outcome != auditproto.Aborted {
+			rec := owned.Audit{Epoch: epoch, Time: time.Now(), Scheme: au.Scheme, Provider: au.Provider, Outcome: outcome(au.Outcome),
+				Latency: au.Latency, ProofBytes: au.ProofBytes, Reason: sa.Reason}
+			if err := a.files.RecordAudit(ref.Manifest, au.Segment, au.Shard, rec); err != nil {
+				a.log.Warn("record audit", "manifest", ref.Manifest, "err", err)
+			}
+		}
+	}
+	return res, nil
+}
+
+func ms(t time.Duration) float64 { return float64(t.Microseconds()) / 1000 }
+
+// maxFilesListed bounds the files one GET /v1/files lists.
+const maxFilesListed = 10000
+
+// handleFiles lists the files this node stored, each with its shards'
+// audit history; ?manifest=CID names one.
+func (d *Daemon) handleFiles(w http.ResponseWriter, r *http.Request) {
+	var files []*owned.File
+	if s := r.URL.Query().Get("manifest"); s != "" {
+		c, err := cid.Decode(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("manifest %q is not a CID: %v", s, err))
+			return
+		}
+		f, err := d.files.Get(c)
+		if err != nil {
+			status, code := http.StatusInternalServerError, api.CodeInternal
+			if errors.Is(err, owned.ErrNotFound) {
+				status, code = http.StatusNotFound, api.CodeNotFound
+			}
+			writeError(w, status, code, err.Error())
+			return
+		}
+		files = append(files, f)
+	} else {
+		var err error
+		files, err = d.files.Files(func(k []byte, err error) {
+			d.log.Error("owner record unreadable", "key", fmt.Sprintf("%x", k), "err", err)
+		})
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
+			return
+		}
+		if len(files) > maxFilesListed {
+			files = files[:maxFilesListed]
+		}
+	}
+	out := api.Files{Files: []api.File{}}
+	for _, f := range files {
+		af, err := d.fileHealth(f)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
+			return
+		}
+		out.Files = append(out.Files, af)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// fileHealth reports one stored file with the latest audit of each of
+// its shards.
+func (d *Daemon) fileHealth(f *owned.File) (api.File, error) {
+	m := f.Manifest
+	af := api.File{Manifest: f.Reference.Manifest.String(), Size: m.Size, Stored: f.Stored.Format(time.RFC3339), K: m.K, M: m.M}
+	hs, err := d.files.Health(f.Reference.Manifest)
+	if err != nil {
+		return af, err
+	}
+	byShard := map[[2]int]owned.Health{}
+	for _, h := range hs {
+		byShard[[2]int{h.Segment, h.Shard}] = h
+	}
+	for i, seg := range m.Segments {
+		for j, sh := range seg.Shards {
+			fs := api.FileShard{Segment: i, Shard: j, Provider: d.opts.PeerString(sh.Provider)}
+			if h, ok := byShard[[2]int{i, j}]; ok && h.Last != nil && h.Last.Provider == sh.Provider {
+				fs.Passes, fs.Fails, fs.Misses = h.Passes, h.Fails, h.Misses
+				l := h.Last
+				fs.Epoch, fs.Time, fs.Scheme, fs.Result, fs.Reason = l.Epoch, l.Time.Format(time.RFC3339), l.Scheme, string(l.Outcome), l.Reason
+				fs.LatencyMS, fs.ProofBytes = ms(l.Latency), l.ProofBytes
+				if l.Outcome == owned.Pass {
+					af.Healthy++
+				}
+			}
+			af.Shards = append(af.Shards, fs)
+		}
+	}
+	return af, nil
 }
 
 // progressEvery is how often a streamed answer reports progress.

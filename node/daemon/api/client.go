@@ -217,6 +217,43 @@ func (c *Client) Retrieve(ctx context.Context, rr RetrieveRequest, progress func
 	return &res, nil
 }
 
+// Audit asks the daemon to challenge the holder of every shard of a file
+// now.
+func (c *Client) Audit(ctx context.Context, ar AuditRequest) (*AuditResult, error) {
+	body, err := json.Marshal(ar)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+PathAudit, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var res AuditResult
+	if err := c.do(req, &res, nil); err != nil {
+		return nil, wrap("audit", err)
+	}
+	return &res, nil
+}
+
+// Files lists the files this node stored with their shards' audit
+// history; manifest, if not "", names one.
+func (c *Client) Files(ctx context.Context, manifest string) (*Files, error) {
+	u := c.base + PathFiles
+	if manifest != "" {
+		u += "?" + url.Values{"manifest": {manifest}}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	var res Files
+	if err := c.do(req, &res, nil); err != nil {
+		return nil, wrap("files", err)
+	}
+	return &res, nil
+}
+
 // do sends req and decodes the answer into out. A *RemoteError is
 // returned as is: its message already says what failed. With a progress
 // function the answer is asked for as a stream of events.

@@ -7,6 +7,8 @@ const (
 	PathStore    = "/v1/store"
 	PathRetrieve = "/v1/retrieve"
 	PathStatus   = "/v1/status"
+	PathAudit    = "/v1/audit"
+	PathFiles    = "/v1/files"
 )
 
 // MediaEvents is the media type of an answer streamed as events, one JSON
@@ -82,6 +84,82 @@ type RetrieveResult struct {
 	Path string `json:"path"`
 	Size int64  `json:"size"`
 	Root string `json:"root"`
+}
+
+// AuditRequest is the body of POST /v1/audit: challenge the holder of
+// every shard of a file now.
+type AuditRequest struct {
+	Reference string `json:"reference"`
+	// Scheme is "merkle" or "compact"; "" picks compact for a file this
+	// node stored (it holds the tags' key) and merkle otherwise.
+	Scheme string `json:"scheme,omitempty"`
+}
+
+// Outcomes of a challenge, as ShardAudit.Result and FileShard.Result say.
+const (
+	ResultPass   = "pass"
+	ResultFail   = "fail"
+	ResultMissed = "missed"
+	// ResultAborted: the auditor could not run the challenge (it was
+	// shutting down, say); it says nothing about the provider.
+	ResultAborted = "aborted"
+)
+
+// ShardAudit is the outcome of challenging the holder of one shard.
+type ShardAudit struct {
+	Segment  int    `json:"segment"`
+	Shard    int    `json:"shard"`
+	ID       string `json:"id"`
+	Provider string `json:"provider"`
+	Scheme   string `json:"scheme"`
+	Result   string `json:"result"`
+	// Reason says why a challenge did not pass.
+	Reason string `json:"reason,omitempty"`
+	// LatencyMS is the time from challenge to the verified answer.
+	LatencyMS  float64 `json:"latency_ms"`
+	ProofBytes int     `json:"proof_bytes"`
+}
+
+// AuditResult is the answer to POST /v1/audit.
+type AuditResult struct {
+	Manifest string       `json:"manifest"`
+	Shards   []ShardAudit `json:"shards"`
+}
+
+// FileShard is the audit history of one shard of a stored file.
+type FileShard struct {
+	Segment  int    `json:"segment"`
+	Shard    int    `json:"shard"`
+	Provider string `json:"provider"`
+	Passes   uint64 `json:"passes"`
+	Fails    uint64 `json:"fails"`
+	Misses   uint64 `json:"misses"`
+	// The latest audit; Result is "" if the shard was never audited.
+	Epoch      uint64  `json:"epoch,omitempty"`
+	Time       string  `json:"time,omitempty"`
+	Scheme     string  `json:"scheme,omitempty"`
+	Result     string  `json:"result,omitempty"`
+	Reason     string  `json:"reason,omitempty"`
+	LatencyMS  float64 `json:"latency_ms,omitempty"`
+	ProofBytes int     `json:"proof_bytes,omitempty"`
+}
+
+// File is one file this node stored, with its shards' audit health.
+type File struct {
+	// Manifest is the manifest CID: the reference without its key.
+	Manifest string      `json:"manifest"`
+	Size     int64       `json:"size"`
+	Stored   string      `json:"stored"`
+	K        int         `json:"k"`
+	M        int         `json:"m"`
+	Shards   []FileShard `json:"shards"`
+	// Healthy counts the shards whose latest audit passed.
+	Healthy int `json:"healthy"`
+}
+
+// Files is the answer to GET /v1/files.
+type Files struct {
+	Files []File `json:"files"`
 }
 
 // Status is the answer to GET /v1/status.

@@ -50,6 +50,8 @@ type Options struct {
 	Log io.Writer
 	// LogLevel is passed to each daemon's --log-level ("": info).
 	LogLevel string
+	// Epoch is passed to each daemon's --epoch (0: the repos' own).
+	Epoch time.Duration
 }
 
 // Node is one running node of a testnet.
@@ -105,7 +107,7 @@ func Up(ctx context.Context, o Options) ([]Node, error) {
 	exited := make(chan string, len(names))
 	nodes := make([]Node, len(names))
 	for i, n := range names {
-		pid, err := start(o.Binary, filepath.Join(dir, n), o.LogLevel, func(msg string) { exited <- n + ": " + msg })
+		pid, err := start(o.Binary, filepath.Join(dir, n), o.LogLevel, o.Epoch, func(msg string) { exited <- n + ": " + msg })
 		if err != nil {
 			stopStarted(dir, names[:i])
 			return nil, fmt.Errorf("testnet: start %s: %w", n, err)
@@ -222,7 +224,7 @@ func freePorts(n int) ([]int, error) {
 // start runs `binary node run --repo rdir` in its own process group (so a
 // Ctrl-C meant for the command that started it does not stop it), with its
 // output appended to the repo's log file. onExit is called if it exits.
-func start(binary, rdir, logLevel string, onExit func(string)) (int, error) {
+func start(binary, rdir, logLevel string, epoch time.Duration, onExit func(string)) (int, error) {
 	logf, err := os.OpenFile(filepath.Join(rdir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return 0, err
@@ -231,6 +233,9 @@ func start(binary, rdir, logLevel string, onExit func(string)) (int, error) {
 	args := []string{"node", "run", "--repo", rdir}
 	if logLevel != "" {
 		args = append(args, "--log-level", logLevel)
+	}
+	if epoch != 0 {
+		args = append(args, "--epoch", epoch.String())
 	}
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/node/shardstore"
 )
 
 // Store holds shards in memory. It is safe for concurrent use.
@@ -19,6 +20,7 @@ type Store struct {
 
 	mu       sync.Mutex
 	shards   map[dsn.ShardID][]byte // immutable once stored
+	sidecars map[dsn.ShardID]map[string][]byte
 	used     int64
 	reserved int64
 	closed   bool
@@ -174,9 +176,73 @@ func (s *Store) RemoveShard(ctx context.Context, id dsn.ShardID) error {
 		return fmt.Errorf("remove shard %s: %w", id.Short(), dsn.ErrShardNotFound)
 	}
 	delete(s.shards, id)
+	delete(s.sidecars, id)
 	s.used -= int64(len(b))
 	return nil
 }
+
+// PutSidecar keeps b as the sidecar name of shard id, as the disk store
+// does (see shardstore.Store.PutSidecar), with the same bounds.
+func (s *Store) PutSidecar(ctx context.Context, id dsn.ShardID, name string, b []byte) error {
+	if name == "" || len(name) > shardstore.MaxSidecarName || len(b) > shardstore.MaxSidecarSize {
+		return fmt.Errorf("put sidecar %.40q of shard %s: name of %d bytes or value of %d bytes out of bounds", name, id.Short(), len(name), len(b))
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put sidecar %s of shard %s: %w", name, id.Short(), err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return dsn.ErrClosed
+	}
+	if _, ok := s.shards[id]; !ok {
+		return fmt.Errorf("put sidecar %s of shard %s: %w", name, id.Short(), dsn.ErrShardNotFound)
+	}
+	if s.sidecars == nil {
+		s.sidecars = map[dsn.ShardID]map[string][]byte{}
+	}
+	if s.sidecars[id] == nil {
+		s.sidecars[id] = map[string][]byte{}
+	}
+	s.sidecars[id][name] = bytes.Clone(b)
+	return nil
+}
+
+// Sidecar returns the sidecar name of shard id.
+func (s *Store) Sidecar(ctx context.Context, id dsn.ShardID, name string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read sidecar %s of shard %s: %w", name, id.Short(), err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, dsn.ErrClosed
+	}
+	if _, ok := s.shards[id]; !ok {
+		return nil, fmt.Errorf("read sidecar %s of shard %s: %w", name, id.Short(), dsn.ErrShardNotFound)
+	}
+	b, ok := s.sidecars[id][name]
+	if !ok {
+		return nil, fmt.Errorf("read sidecar %s of shard %s: %w", name, id.Short(), shardstore.ErrSidecarNotFound)
+	}
+	return bytes.Clone(b), nil
+}
+
+// OpenShard opens shard id for random reads.
+func (s *Store) OpenShard(ctx context.Context, id dsn.ShardID) (shardstore.ShardFile, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, fmt.Errorf("open shard %s: %w", id.Short(), err)
+	}
+	b, err := s.get(id)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open shard %s: %w", id.Short(), err)
+	}
+	return nopCloser{bytes.NewReader(b)}, int64(len(b)), nil
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
 
 // Shards yields every shard in ID order, from a snapshot of the IDs taken
 // when the loop starts; shards removed since are skipped.

@@ -1,0 +1,221 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/node"
+	"github.com/dsn-project/dsn/node/auditproto"
+	"github.com/dsn-project/dsn/node/owned"
+	"github.com/dsn-project/dsn/proofs/compact"
+)
+
+// providersInFlight bounds the providers one epoch's audit challenges at
+// once.
+const providersInFlight = 4
+
+// EpochOf numbers epochs of length d from the Unix epoch, so every node
+// agrees which epoch an instant falls in.
+func EpochOf(t time.Time, d time.Duration) uint64 { return uint64(t.UnixNano() / int64(d)) }
+
+// Beacon is the epoch beacon mixed into every seed of the epoch's
+// challenges. It is public and known in advance; what makes a seed
+// unpredictable to the provider is the auditor's fresh randomness mixed
+// with it (proofs.MixSeed). The beacon ties a seed, and so a proof, to
+// its epoch, which the ledger's credits will name.
+func Beacon(epoch uint64, d time.Duration) []byte {
+	return fmt.Appendf(nil, "dsn epoch %d of %s", epoch, d)
+}
+
+// auditLoop audits every file this node stored once per epoch, at the
+// start of each epoch, until ctx ends.
+func (d *Daemon) auditLoop(ctx context.Context) {
+	period := d.repo.Config.EpochOrDefault()
+	for {
+		now := time.Now()
+		next := now.Truncate(period).Add(period)
+		t := time.NewTimer(next.Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		epoch := EpochOf(next, period)
+		start := time.Now()
+		sum, err := d.AuditEpoch(ctx, epoch)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("audit epoch", "epoch", epoch, "err", err)
+			}
+			continue
+		}
+		if sum.Shards > 0 {
+			d.log.Info("audited", "epoch", epoch, "files", sum.Files, "shards", sum.Shards, "passed", sum.Passed,
+				"failed", sum.Failed, "missed", sum.Missed, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
+
+// EpochSummary counts one epoch's audits.
+type EpochSummary struct {
+	Files, Shards, Passed, Failed, Missed int
+}
+
+// target is one shard of one of this node's files, as an epoch audits it.
+type target struct {
+	file       cid.Cid
+	seg, shard int
+	id         dsn.ShardID
+	size       int64
+	provider   dsn.PeerID
+}
+
+// AuditEpoch challenges every provider holding shards of this node's
+// files, records each shard's outcome with the file, and logs every shard
+// that did not pass. With the owner's proof key each provider answers one
+// aggregated compact proof for all the shards it holds; when that fails,
+// its shards are challenged one by one to find the ones it lost. Without
+// the key (tests) every shard gets a Merkle challenge.
+func (d *Daemon) AuditEpoch(ctx context.Context, epoch uint64) (EpochSummary, error) {
+	var sum EpochSummary
+	files, err := d.files.Files(func(k []byte, err error) {
+		d.log.Error("owner record unreadable; its file is not audited", "key", fmt.Sprintf("%x", k), "err", err)
+	})
+	if err != nil {
+		return sum, err
+	}
+	sum.Files = len(files)
+	byProvider := map[dsn.PeerID][]target{}
+	for _, f := range files {
+		for i, seg := range f.Manifest.Segments {
+			for j, sh := range seg.Shards {
+				byProvider[sh.Provider] = append(byProvider[sh.Provider], target{
+					file: f.Reference.Manifest, seg: i, shard: j, id: sh.ID, size: f.Manifest.ShardSize(i), provider: sh.Provider,
+				})
+			}
+		}
+	}
+	beacon := Beacon(epoch, d.repo.Config.EpochOrDefault())
+	var mu sync.Mutex
+	record := func(t target, scheme string, r auditproto.Result) {
+		if r.Outcome == auditproto.Aborted {
+			// The auditor's own failure (shutting down, say) says
+			// nothing about the provider.
+			if ctx.Err() == nil {
+				d.log.Warn("audit not run", "provider", d.opts.PeerString(t.provider), "file", t.file, "err", r.Reason)
+			}
+			return
+		}
+		a := owned.Audit{Epoch: epoch, Time: time.Now(), Scheme: scheme, Provider: t.provider,
+			Outcome: outcome(r.Outcome), Latency: r.Latency, ProofBytes: r.ProofBytes}
+		if r.Reason != nil {
+			a.Reason = r.Reason.Error()
+		}
+		if err := d.files.RecordAudit(t.file, t.seg, t.shard, a); err != nil {
+			d.log.Error("record audit", "file", t.file, "err", err)
+		}
+		if a.Outcome != owned.Pass {
+			d.log.Warn("audit: provider did not prove a shard", "epoch", epoch, "outcome", a.Outcome,
+				"provider", d.opts.PeerString(t.provider), "file", t.file, "segment", t.seg, "shard", t.shard,
+				"scheme", scheme, "reason", a.Reason)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		sum.Shards++
+		switch a.Outcome {
+		case owned.Pass:
+			sum.Passed++
+		case owned.Fail:
+			sum.Failed++
+		default:
+			sum.Missed++
+		}
+	}
+	sem := make(chan struct{}, providersInFlight)
+	var wg sync.WaitGroup
+	for p, ts := range byProvider {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return sum, context.Cause(ctx)
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			d.auditProvider(ctx, p, ts, beacon, record)
+		})
+	}
+	wg.Wait()
+	return sum, ctx.Err()
+}
+
+// auditProvider audits the targets p holds.
+func (d *Daemon) auditProvider(ctx context.Context, p dsn.PeerID, ts []target, beacon []byte, record func(target, string, auditproto.Result)) {
+	c := d.client
+	if d.opts.ProofKey == nil {
+		for _, t := range ts {
+			record(t, node.SchemeMerkle, c.AuditOne(ctx, p, t.id, t.size, node.SchemeMerkle, beacon))
+		}
+		return
+	}
+	// One aggregated challenge per batch of distinct shards: the same
+	// shard in two files is proved once and counts for both.
+	byID := map[dsn.ShardID][]target{}
+	var batch []compact.Target
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		r := c.AuditProvider(ctx, p, batch, beacon)
+		if r.Outcome == auditproto.Fail && len(batch) > 1 {
+			// Which shards? Each alone.
+			for _, ct := range batch {
+				one := c.AuditOne(ctx, p, ct.ID, ct.Size, node.SchemeCompact, beacon)
+				for _, t := range byID[ct.ID] {
+					record(t, node.SchemeCompact, one)
+				}
+			}
+		} else {
+			for _, ct := range batch {
+				for _, t := range byID[ct.ID] {
+					record(t, node.SchemeCompact, r)
+				}
+			}
+		}
+		batch = batch[:0]
+		clear(byID)
+	}
+	for _, t := range ts {
+		if _, dup := byID[t.id]; !dup {
+			batch = append(batch, compact.Target{ID: t.id, Size: t.size})
+		}
+		byID[t.id] = append(byID[t.id], t)
+		if len(batch) == maxBatch {
+			flush()
+		}
+	}
+	flush()
+}
+
+// maxBatch bounds the shards one aggregated challenge covers.
+const maxBatch = 1024
+
+// outcome maps a recorded audit's outcome; Aborted audits are not
+// recorded.
+func outcome(o auditproto.Outcome) owned.Outcome {
+	switch o {
+	case auditproto.Pass:
+		return owned.Pass
+	case auditproto.Fail:
+		return owned.Fail
+	case auditproto.Missed:
+		return owned.Missed
+	}
+	return "aborted"
+}
