@@ -261,7 +261,7 @@ func TestOversizedProofStopsReading(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if werr == nil || written >= extra {
-		t.Errorf("cheater wrote %d bytes of proof and %d more, %v; want its write cut off by the auditor", written-extra, extra, werr)
+		t.Errorf("cheater's write of a proof and %d more bytes = %d, %v; want it cut off by the auditor", extra, written, werr)
 	}
 	if r.ProofBytes > merkle.MaxProofSize(16) {
 		t.Errorf("ProofBytes = %d, over the bound %d", r.ProofBytes, merkle.MaxProofSize(16))

@@ -120,7 +120,7 @@ type Stats struct {
 	MerkleProofs    int64 // Merkle proofs sent in full
 	CompactProofs   int64 // compact proofs sent in full
 	ChallengeErrors int64 // challenges answered with an error code or broken off
-	BadRequests     int64 // malformed requests (also counted as errors)
+	BadRequests     int64 // malformed requests or tags (also counted as errors of their kind)
 	Busy            int64 // requests turned away at MaxConcurrent
 	OutboardsBuilt  int64 // outboards built from a shard's bytes and stored
 	TagBytesIn      int64 // tag bytes read from owners
