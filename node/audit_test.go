@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -134,5 +135,19 @@ func TestAuditNeedsTheKeyForCompact(t *testing.T) {
 	}
 	if passed, others := outcomes(audits); len(others) != 0 || passed == 0 {
 		t.Errorf("Merkle audit of an intact file: %d passed, others %v", passed, others)
+	}
+}
+
+// Tags are taken only from the peer that sent the shard's bytes: anyone
+// else would make providers keep tags under as many peer IDs as it likes.
+func TestTagsOnlyFromTheShardsSender(t *testing.T) {
+	l := startAuditNet(t, 6)
+	res := storeBytes(t, l, testData(1<<20, 5), StoreOptions{K: 4, M: 2})
+	sh := res.Manifest.Segments[0].Shards[0]
+	stranger := l.Net.Add("stranger")
+	tags := make([]byte, compact.TagsSize(res.Manifest.ShardSize(0)))
+	err := auditproto.PutTags(ctxT(t), stranger, sh.Provider, sh.ID, tags)
+	if !errors.Is(err, auditproto.ErrRefused) {
+		t.Fatalf("PutTags from a peer that did not store the shard = %v, want ErrRefused", err)
 	}
 }

@@ -54,7 +54,8 @@ func ServeProvider(t dsn.Transport, dir string, store dsn.ShardStore, log *slog.
 	}
 	served := store
 	if h, ok := inner.(auditproto.Holder); ok {
-		p.Audit = auditproto.NewServer(h, auditproto.ServerOptions{Logger: log})
+		senders := newSenders()
+		p.Audit = auditproto.NewServer(h, auditproto.ServerOptions{Logger: log, AcceptTags: senders.check})
 		p.Audit.Register(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		p.stopPrepare = cancel
@@ -71,11 +72,66 @@ func ServeProvider(t dsn.Transport, dir string, store dsn.ShardStore, log *slog.
 				}
 			}
 		})
-		served = &preparingStore{ShardStore: store, queue: queue}
+		served = &preparingStore{ShardStore: store, queue: queue, senders: senders}
 	}
 	p.Server = shardproto.NewServer(served, shardproto.ServerOptions{Logger: log})
 	p.Server.Register(t)
 	return p
+}
+
+// senders remembers, for a while, which peer sent which shard. A provider
+// takes an owner's compact tags for a shard only from a peer that sent it
+// the shard: otherwise anyone could make it keep tags (0.5% of a shard)
+// under as many peer IDs as it likes. Owners send tags right after the
+// shard, so a bounded, short memory is enough.
+type senders struct {
+	mu   sync.Mutex
+	sent map[senderKey]time.Time
+}
+
+type senderKey struct {
+	p  dsn.PeerID
+	id dsn.ShardID
+}
+
+const (
+	sendersKept = 1 << 16
+	senderTTL   = 10 * time.Minute
+)
+
+func newSenders() *senders { return &senders{sent: map[senderKey]time.Time{}} }
+
+func (s *senders) add(p dsn.PeerID, id dsn.ShardID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if len(s.sent) >= sendersKept {
+		for k, at := range s.sent {
+			if now.Sub(at) > senderTTL {
+				delete(s.sent, k)
+			}
+		}
+		if len(s.sent) >= sendersKept {
+			// Still full of fresh entries: forget an arbitrary one
+			// rather than grow; its owner can store the shard again.
+			for k := range s.sent {
+				delete(s.sent, k)
+				break
+			}
+		}
+	}
+	s.sent[senderKey{p, id}] = now
+}
+
+// check is auditproto's AcceptTags.
+func (s *senders) check(_ context.Context, owner dsn.PeerID, id dsn.ShardID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.sent[senderKey{owner, id}]
+	if !ok || time.Since(at) > senderTTL {
+		return fmt.Errorf("tags for shard %s are taken only from the peer that stored it, within %v", id.Short(), senderTTL)
+	}
+	return nil
 }
 
 // Stop stops serving and the background work; the store stays open.
@@ -88,15 +144,25 @@ func (p *Provider) Stop() {
 	}
 }
 
-// preparingStore queues every shard it receives for its proof material.
+// preparingStore queues every shard it receives for its proof material,
+// and remembers who sent it.
 type preparingStore struct {
 	dsn.ShardStore
-	queue chan dsn.ShardID
+	queue   chan dsn.ShardID
+	senders *senders
 }
 
 func (s *preparingStore) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r io.Reader) error {
+	// A shard already held is acknowledged without its bytes, so asking
+	// to store it proves nothing: only the peer whose bytes came in may
+	// hand over tags.
+	_, err := s.StatShard(ctx, id)
+	held := err == nil
 	if err := s.ShardStore.ReceiveShard(ctx, id, size, r); err != nil {
 		return err
+	}
+	if p, ok := shardproto.Sender(ctx); ok && !held {
+		s.senders.add(p, id)
 	}
 	select {
 	case s.queue <- id:

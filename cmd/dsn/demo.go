@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	crand "crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -14,7 +16,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zeebo/blake3"
 
+	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/manifest"
 	"github.com/dsn-project/dsn/node"
+	"github.com/dsn-project/dsn/node/auditproto"
+	"github.com/dsn-project/dsn/proofs/compact"
 )
 
 type demoFlags struct {
@@ -95,7 +101,14 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	srcHash := blake3.New()
 	src = io.TeeReader(src, srcHash)
 
-	net, err := node.StartLocalNetwork(ctx, filepath.Join(dir, "providers"), f.providers, node.LocalOptions{Libp2p: !f.inproc})
+	// The owner's key for compact proofs; a real node derives it from its
+	// identity key.
+	var secret [32]byte
+	crand.Read(secret[:])
+	net, err := node.StartLocalNetwork(ctx, filepath.Join(dir, "providers"), f.providers, node.LocalOptions{
+		Libp2p: !f.inproc,
+		Client: node.ClientOptions{ProofKey: compact.NewKey(secret)},
+	})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -123,7 +136,29 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 		formatBytes(res.Stored), rate(m.Size, took))
 	fmt.Fprintf(out, "  root CID  %s\n  reference %s\n", m.Root, res.Reference)
 
-	victims := node.DataHolders(m, f.m)
+	// Audit every shard, corrupt one on its provider's disk, and audit
+	// again: the provider is caught.
+	if err := auditRound(ctx, out, net, m, "every provider holds its shards"); err != nil {
+		return err
+	}
+	bad := m.Segments[0].Shards[0]
+	cheat := net.Provider(bad.Provider)
+	if err := rot(filepath.Join(cheat.Dir, "shards", bad.ID.String()[:2], bad.ID.String())); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Fprintf(out, "corrupted shard 0/0 on the disk of %s (one byte in every KiB flipped, behind its store's back)\n", net.Name(bad.Provider))
+	if err := auditRound(ctx, out, net, m, ""); err != nil {
+		return err
+	}
+
+	// The caught provider leaves, and with it m-1 more holders of data
+	// shards: m shards of a segment lost at most.
+	victims := []dsn.PeerID{bad.Provider}
+	for _, v := range node.DataHolders(m, f.m+1) {
+		if len(victims) < f.m && v != bad.Provider {
+			victims = append(victims, v)
+		}
+	}
 	names := make([]string, len(victims))
 	for i, v := range victims {
 		net.Kill(v)
@@ -153,6 +188,51 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 		formatBytes(m.Size), f.providers-len(victims), took.Round(time.Millisecond), rate(m.Size, took))
 	fmt.Fprintf(out, "OK: the retrieved file is byte for byte the original (blake3 %s)\n", got[:16])
 	return nil
+}
+
+// auditRound challenges every shard of m with both schemes and prints
+// what came of it. want, if set, is what an all-pass round shows; a round
+// in which anything fails lists the shards that did.
+func auditRound(ctx context.Context, out io.Writer, net *node.LocalNetwork, m *manifest.Manifest, want string) error {
+	beacon := []byte(fmt.Sprintf("demo %d", time.Now().UnixNano()))
+	for _, scheme := range []string{node.SchemeCompact, node.SchemeMerkle} {
+		start := time.Now()
+		audits, err := net.Client.AuditFile(ctx, m, scheme, beacon)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		pass, bytes := 0, 0
+		var failed []string
+		for _, a := range audits {
+			bytes += a.ProofBytes
+			if a.Outcome == auditproto.Pass {
+				pass++
+				continue
+			}
+			failed = append(failed, fmt.Sprintf("    %d/%d at %s: %s (%v)", a.Segment, a.Shard, net.Name(a.Provider), strings.ToLower(a.Outcome.String()), a.Reason))
+		}
+		fmt.Fprintf(out, "audit (%s proofs, %s each on average, %s): %d of %d shards proven",
+			scheme, formatBytes(int64(bytes/max(len(audits), 1))), time.Since(start).Round(time.Millisecond), pass, len(audits))
+		if len(failed) == 0 {
+			fmt.Fprintf(out, "; %s\n", want)
+			continue
+		}
+		fmt.Fprintf(out, "; caught:\n%s\n", strings.Join(failed, "\n"))
+	}
+	return nil
+}
+
+// rot flips one byte in every KiB of the file at path, as failing media
+// or a careless provider would.
+func rot(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(b); i += 1024 {
+		b[i] ^= 0xff
+	}
+	return os.WriteFile(path, b, 0o600)
 }
 
 func hashFile(path string) (string, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -67,6 +68,18 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{"started 7 providers", "stored generated data (5 MiB)", "took 2 providers holding shards off the network", "root CID verified", "OK: the retrieved file is byte for byte the original"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dsn demo output lacks %q:\n%s", want, out)
+		}
+	}
+	// Every shard proven with both schemes, then exactly the corrupted
+	// one caught by both.
+	for _, re := range []string{
+		`audit \(compact proofs, 6.3 KiB each.*\): 6 of 6 shards proven; every provider holds its shards`,
+		`audit \(merkle proofs, .*\): 6 of 6 shards proven; every provider holds its shards`,
+		`audit \(compact proofs, .*\): 5 of 6 shards proven; caught:\n    0/0 at \S+: fail`,
+		`audit \(merkle proofs, .*\): 5 of 6 shards proven; caught:\n    0/0 at \S+: fail`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("dsn demo output does not match %q:\n%s", re, out)
 		}
 	}
 }

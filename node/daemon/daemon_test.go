@@ -71,9 +71,16 @@ func newTestNet(t *testing.T, providers int) *testNet {
 // the network under the name id.
 func (n *testNet) startDaemon(t *testing.T, id string, capacity int64, apiOpts APIOptions) (*Daemon, *Repo, *inprocHost) {
 	t.Helper()
+	return n.startDaemonWith(t, id, func(c *Config) { c.Capacity = capacity }, Options{API: apiOpts})
+}
+
+// startDaemonWith is startDaemon with the config edited by edit and the
+// given options.
+func (n *testNet) startDaemonWith(t *testing.T, id string, edit func(*Config), opts Options) (*Daemon, *Repo, *inprocHost) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), id)
 	cfg := DefaultConfig()
-	cfg.Capacity = capacity
+	edit(&cfg)
 	if _, err := Init(dir, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +89,8 @@ func (n *testNet) startDaemon(t *testing.T, id string, capacity int64, apiOpts A
 		t.Fatal(err)
 	}
 	h := &inprocHost{Transport: n.net.Add(dsn.PeerID(id))}
-	d, err := Start(context.Background(), r, h, Options{API: apiOpts, Client: node.ClientOptions{ShardTimeout: 20 * time.Second}})
+	opts.Client.ShardTimeout = 20 * time.Second
+	d, err := Start(context.Background(), r, h, opts)
 	if err != nil {
 		r.Close()
 		t.Fatal(err)

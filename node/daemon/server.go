@@ -579,7 +579,7 @@ func (d *Daemon) fileHealth(f *owned.File) (api.File, error) {
 	}
 	for i, seg := range m.Segments {
 		for j, sh := range seg.Shards {
-			fs := api.FileShard{Segment: i, Shard: j, Provider: d.opts.PeerString(sh.Provider)}
+			fs := api.FileShard{Segment: i, Shard: j, ID: sh.ID.String(), Provider: d.opts.PeerString(sh.Provider)}
 			if h, ok := byShard[[2]int{i, j}]; ok && h.Last != nil && h.Last.Provider == sh.Provider {
 				fs.Passes, fs.Fails, fs.Misses = h.Passes, h.Fails, h.Misses
 				l := h.Last

@@ -143,6 +143,17 @@ func (s *Server) release() { <-s.slots }
 // writes (a reset would drop the reply).
 func finish(st dsn.Stream) { _ = st.Close() }
 
+type senderKey struct{}
+
+// Sender returns the peer that sent the shard a store's ReceiveShard is
+// called for, when the call comes from a Server, so that a provider can
+// remember who stored what (for instance, to take proof material only
+// from the shard's owner).
+func Sender(ctx context.Context) (dsn.PeerID, bool) {
+	p, ok := ctx.Value(senderKey{}).(dsn.PeerID)
+	return p, ok
+}
+
 func (s *Server) handlePut(st dsn.Stream) {
 	_ = st.SetDeadline(time.Now().Add(s.opts.Timeout))
 	if !s.acquire() {
@@ -182,7 +193,7 @@ func (s *Server) handlePut(st dsn.Stream) {
 
 	dl := transferDeadline(s.opts.Timeout, s.opts.MinRate, req.size)
 	_ = st.SetDeadline(dl)
-	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	ctx, cancel := context.WithDeadline(context.WithValue(context.Background(), senderKey{}, st.RemotePeer()), dl)
 	defer cancel()
 	in := &countingReader{r: io.LimitReader(st, req.size)}
 	err = s.store.ReceiveShard(ctx, req.id, req.size, in)

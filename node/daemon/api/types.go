@@ -130,6 +130,7 @@ type AuditResult struct {
 type FileShard struct {
 	Segment  int    `json:"segment"`
 	Shard    int    `json:"shard"`
+	ID       string `json:"id"`
 	Provider string `json:"provider"`
 	Passes   uint64 `json:"passes"`
 	Fails    uint64 `json:"fails"`
