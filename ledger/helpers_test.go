@@ -1,0 +1,131 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"testing"
+
+	"github.com/dsn-project/dsn"
+)
+
+// testKey returns a fixed key named by name, so golden files and
+// examples are stable.
+func testKey(name string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("dsn ledger test key " + name))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+var (
+	clientKey   = testKey("client")
+	providerKey = testKey("provider")
+	auditorKey  = testKey("auditor")
+	otherKey    = testKey("other")
+	client      = PublicKeyOf(clientKey)
+	provider    = PublicKeyOf(providerKey)
+	auditor     = PublicKeyOf(auditorKey)
+	other       = PublicKeyOf(otherKey)
+	testShard   = dsn.SumShard([]byte("shard one"))
+	shard2      = dsn.SumShard([]byte("shard two"))
+)
+
+const (
+	hour     = 3600
+	dealFrom = 1000 * hour // epoch 1000 of one hour
+	dealTo   = 2000 * hour
+)
+
+// newDeal returns a deal between client and provider for shard,
+// [from, to), audited by auditor and the client, signed by both.
+func newDeal(t testing.TB, shard dsn.ShardID, from, to uint64) *Deal {
+	t.Helper()
+	auditors := []PublicKey{auditor, client}
+	if string(auditors[0][:]) > string(auditors[1][:]) {
+		auditors[0], auditors[1] = auditors[1], auditors[0]
+	}
+	d := &Deal{
+		Shard: shard, Size: 1 << 30, PricePerGiBMonth: 1_000_000, PricePerGiB: 10_000,
+		Start: from, End: to, Client: client, Provider: provider, Auditors: auditors,
+	}
+	must(t, d.SignClient(clientKey))
+	must(t, d.SignProvider(providerKey))
+	return d
+}
+
+func newReceipt(t testing.TB, shard dsn.ShardID, session byte, seq, n uint64) *Receipt {
+	t.Helper()
+	r := &Receipt{Provider: provider, Client: client, Shard: shard, Session: SessionID{session}, Seq: seq, Bytes: n}
+	must(t, r.Sign(clientKey))
+	return r
+}
+
+func newCredit(t testing.TB, shard dsn.ShardID, epoch uint64) *Credit {
+	t.Helper()
+	c := &Credit{Provider: provider, Client: client, Auditor: auditor, Shard: shard, Epoch: epoch, EpochSeconds: hour, Bytes: 1 << 30, ProofDigest: sha256.Sum256([]byte{byte(epoch)})}
+	must(t, c.Sign(auditorKey))
+	return c
+}
+
+func newPenalty(t testing.TB, shard dsn.ShardID, epoch uint64) *Penalty {
+	t.Helper()
+	p := &Penalty{Provider: provider, Client: client, Auditor: auditor, Shard: shard, Epoch: epoch, EpochSeconds: hour, Outcome: OutcomeMissed, Amount: 700}
+	must(t, p.Sign(auditorKey))
+	return p
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openLog(t testing.TB, dir string, key ed25519.PrivateKey) *Log {
+	t.Helper()
+	l, err := Open(dir, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// appendAll appends entries one by one, failing the test on refusal.
+func appendAll(t testing.TB, l *Log, entries ...Entry) {
+	t.Helper()
+	for _, e := range entries {
+		if _, err := l.Append(e); err != nil {
+			t.Fatalf("Append(%s) = %v", e.Kind(), err)
+		}
+	}
+}
+
+// wantRefused appends e and checks that it is refused with want and
+// that the log did not grow.
+func wantRefused(t *testing.T, l *Log, e Entry, want error) {
+	t.Helper()
+	n := l.Size()
+	_, err := l.Append(e)
+	if !errors.Is(err, want) {
+		t.Errorf("Append(%s) = %v, want %v", e.Kind(), err, want)
+	}
+	if l.Size() != n {
+		t.Errorf("log grew from %d to %d on a refused append", n, l.Size())
+	}
+}
+
+// honest returns a small valid history in a provider's log: a deal,
+// two sessions of receipts, credits and a penalty.
+func honest(t testing.TB) []Entry {
+	return []Entry{
+		newDeal(t, testShard, dealFrom, dealTo),
+		newReceipt(t, testShard, 1, 1, 1<<20),
+		newReceipt(t, testShard, 1, 2, 1<<28),
+		newCredit(t, testShard, 1000),
+		newReceipt(t, testShard, 1, 5, 1<<29),
+		newCredit(t, testShard, 1001),
+		newPenalty(t, testShard, 1002),
+		newReceipt(t, testShard, 2, 1, 1<<29),
+		newCredit(t, testShard, 1003),
+	}
+}

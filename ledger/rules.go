@@ -1,0 +1,329 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Pebble keys of a log:
+//
+//	o                                   -> owner public key (32)
+//	n                                   -> tree size, u64be
+//	e u64be(index)                      -> entry bytes
+//	h u64be(stored hash index)          -> tlog stored hash (32)
+//	c u64be(sequence)                   -> published checkpoint (note bytes)
+//	D shard client provider u64be(start) -> u64be(end) u64be(entry index)
+//	S client session                    -> receipt session state (see session)
+//	O u64be(deal index) u64be(epoch)    -> kind (1) u64be(entry index)
+//	E u64be(deal index)                 -> u64be(epoch length)
+//
+// The upper-case keys are indexes derived from the entries: Append reads
+// them to apply the rules, and Verify rebuilds them from scratch in a
+// separate store rather than trusting them.
+const (
+	keyOwner      = 'o'
+	keySize       = 'n'
+	keyEntry      = 'e'
+	keyHash       = 'h'
+	keyCheckpoint = 'c'
+	keyDeal       = 'D'
+	keySession    = 'S'
+	keyOutcome    = 'O'
+	keyEpochLen   = 'E'
+)
+
+func u64Key(prefix byte, v uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefix}, v)
+}
+
+// reader is what reading needs of a store: the database, a snapshot or
+// an indexed batch.
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+// kv is what the rules need of a store: an indexed pebble batch when
+// appending, a scratch database's batch when verifying.
+type kv interface {
+	reader
+	Set(key, value []byte, o *pebble.WriteOptions) error
+}
+
+// get returns a copy of key's value, or nil if absent.
+func get(r reader, key []byte) ([]byte, error) {
+	v, c, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(v)
+	return out, c.Close()
+}
+
+// rules applies the rules that relate an entry to earlier ones. Its
+// state lives in kv, so that it survives restarts and costs no memory.
+type rules struct {
+	owner PublicKey
+	s     kv
+}
+
+func dealPrefix(k triple) []byte {
+	b := make([]byte, 0, 1+96+8)
+	b = append(b, keyDeal)
+	b = append(b, k.shard[:]...)
+	b = append(b, k.client[:]...)
+	return append(b, k.provider[:]...)
+}
+
+// triple identifies the deals between one client and one provider for
+// one shard.
+type triple struct {
+	shard            [32]byte
+	client, provider PublicKey
+}
+
+// dealBefore returns the deal for k with the greatest start below t: its
+// end and index, ok false if none.
+func (r *rules) dealBefore(k triple, t uint64) (end uint64, idx int64, ok bool, err error) {
+	p := dealPrefix(k)
+	it, err := r.s.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: binary.BigEndian.AppendUint64(bytes.Clone(p), t)})
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if it.Last() {
+		v := it.Value()
+		if len(v) != 16 {
+			it.Close()
+			return 0, 0, false, fmt.Errorf("%w: deal index value of %d bytes", ErrCorrupt, len(v))
+		}
+		end, idx, ok = binary.BigEndian.Uint64(v), int64(binary.BigEndian.Uint64(v[8:])), true
+	}
+	return end, idx, ok, it.Close()
+}
+
+// readDeal returns the deal entry at idx.
+func (r *rules) readDeal(idx int64) (*Deal, error) {
+	b, err := get(r.s, u64Key(keyEntry, uint64(idx)))
+	if err != nil {
+		return nil, err
+	}
+	e, err := DecodeEntry(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: deal at %d: %v", ErrCorrupt, idx, err)
+	}
+	d, ok := e.(*Deal)
+	if !ok {
+		return nil, fmt.Errorf("%w: index points at a %s at %d, not a deal", ErrCorrupt, e.Kind(), idx)
+	}
+	return d, nil
+}
+
+// party checks that the owner has a part in e.
+func (r *rules) party(e Entry) error {
+	o := r.owner
+	switch e := e.(type) {
+	case *Deal:
+		if o == e.Client || o == e.Provider {
+			return nil
+		}
+		for _, a := range e.Auditors {
+			if o == a {
+				return nil
+			}
+		}
+	case *Receipt:
+		// Only the provider logs receipts: they are what it is paid on.
+		if o == e.Provider {
+			return nil
+		}
+		return fmt.Errorf("%w: receipt names provider %s, this log is %s's", ErrNotParty, e.Provider.Short(), o.Short())
+	case *Credit:
+		if o == e.Provider || o == e.Client || o == e.Auditor {
+			return nil
+		}
+	case *Penalty:
+		if o == e.Provider || o == e.Client || o == e.Auditor {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s does not name %s", ErrNotParty, e.Kind(), o.Short())
+}
+
+// apply checks e, the entry at idx, against earlier entries and records
+// what later entries are checked against. Signatures and party are
+// checked before.
+func (r *rules) apply(e Entry, idx int64) error {
+	switch e := e.(type) {
+	case *Deal:
+		return r.deal(e, idx)
+	case *Receipt:
+		return r.receipt(e)
+	case *Credit:
+		return r.outcome(KindCredit, triple{e.Shard, e.Client, e.Provider}, e.Auditor, e.Epoch, e.EpochSeconds, e.Bytes, idx)
+	case *Penalty:
+		return r.outcome(KindPenalty, triple{e.Shard, e.Client, e.Provider}, e.Auditor, e.Epoch, e.EpochSeconds, 0, idx)
+	}
+	panic("ledger: unknown entry type")
+}
+
+func (r *rules) deal(d *Deal, idx int64) error {
+	k := triple{d.Shard, d.Client, d.Provider}
+	// Deals of one triple never overlap, so the one starting last before
+	// d ends is the only one that can.
+	end, prev, ok, err := r.dealBefore(k, d.End)
+	if err != nil {
+		return err
+	}
+	if ok && end > d.Start {
+		return fmt.Errorf("%w: deal at index %d", ErrDealOverlap, prev)
+	}
+	v := binary.BigEndian.AppendUint64(nil, d.End)
+	v = binary.BigEndian.AppendUint64(v, uint64(idx))
+	return r.s.Set(binary.BigEndian.AppendUint64(dealPrefix(k), d.Start), v, nil)
+}
+
+// session is the state of one receipt session: the last sequence number
+// and byte count, the shard, and the deal it is priced by.
+type session struct {
+	seq, bytes uint64
+	shard      [32]byte
+	deal       int64
+	size       uint64
+}
+
+const sessionSize = 8 + 8 + 32 + 8 + 8
+
+func sessionKey(client PublicKey, id SessionID) []byte {
+	b := make([]byte, 0, 1+32+16)
+	b = append(b, keySession)
+	b = append(b, client[:]...)
+	return append(b, id[:]...)
+}
+
+func (s *session) marshal() []byte {
+	b := make([]byte, 0, sessionSize)
+	b = binary.BigEndian.AppendUint64(b, s.seq)
+	b = binary.BigEndian.AppendUint64(b, s.bytes)
+	b = append(b, s.shard[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(s.deal))
+	return binary.BigEndian.AppendUint64(b, s.size)
+}
+
+func (s *session) unmarshal(b []byte) error {
+	if len(b) != sessionSize {
+		return fmt.Errorf("%w: session state of %d bytes", ErrCorrupt, len(b))
+	}
+	s.seq = binary.BigEndian.Uint64(b)
+	s.bytes = binary.BigEndian.Uint64(b[8:])
+	copy(s.shard[:], b[16:48])
+	s.deal = int64(binary.BigEndian.Uint64(b[48:]))
+	s.size = binary.BigEndian.Uint64(b[56:])
+	return nil
+}
+
+func (r *rules) receipt(e *Receipt) error {
+	key := sessionKey(e.Client, e.Session)
+	v, err := get(r.s, key)
+	if err != nil {
+		return err
+	}
+	var s session
+	if v != nil {
+		if err := s.unmarshal(v); err != nil {
+			return err
+		}
+		switch {
+		case s.shard != e.Shard:
+			return fmt.Errorf("%w: session %x is for shard %x", ErrSessionMismatch, e.Session[:4], s.shard[:6])
+		case e.Seq <= s.seq:
+			return fmt.Errorf("%w: sequence %d after %d in session %x", ErrSequence, e.Seq, s.seq, e.Session[:4])
+		case e.Bytes < s.bytes:
+			return fmt.Errorf("%w: %d bytes after %d in session %x", ErrBytesDecreased, e.Bytes, s.bytes, e.Session[:4])
+		}
+	} else {
+		// A session is priced by the deal in force when it starts: the
+		// latest one of its shard and parties.
+		_, idx, ok, err := r.dealBefore(triple{e.Shard, e.Client, e.Provider}, math.MaxUint64)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: receipt for shard %x from client %s", ErrNoDeal, e.Shard[:6], e.Client.Short())
+		}
+		d, err := r.readDeal(idx)
+		if err != nil {
+			return err
+		}
+		s = session{shard: e.Shard, deal: idx, size: d.Size}
+	}
+	if e.Bytes > s.size {
+		return fmt.Errorf("%w: receipt for %d bytes of a %d-byte shard", ErrTerms, e.Bytes, s.size)
+	}
+	s.seq, s.bytes = e.Seq, e.Bytes
+	return r.s.Set(key, s.marshal(), nil)
+}
+
+// outcome applies a credit (bytes > 0) or a penalty (bytes 0).
+func (r *rules) outcome(kind Kind, k triple, auditor PublicKey, epoch, secs, bytes uint64, idx int64) error {
+	from, to := epoch*secs, (epoch+1)*secs // bounded by check
+	end, di, ok, err := r.dealBefore(k, from+1)
+	if err != nil {
+		return err
+	}
+	if !ok || end < to {
+		return fmt.Errorf("%w: no deal covers epoch %d ([%d, %d)) of shard %x", ErrNoDeal, epoch, from, to, k.shard[:6])
+	}
+	d, err := r.readDeal(di)
+	if err != nil {
+		return err
+	}
+	named := false
+	for _, a := range d.Auditors {
+		named = named || a == auditor
+	}
+	if !named {
+		return fmt.Errorf("%w: %s, deal at index %d", ErrNotAuditor, auditor.Short(), di)
+	}
+	if kind == KindCredit && bytes != d.Size {
+		return fmt.Errorf("%w: credit for %d bytes, deal for %d", ErrTerms, bytes, d.Size)
+	}
+	// Epoch numbers mean nothing without their length: the deal's first
+	// audit fixes it, so that two lengths cannot credit one hour twice.
+	lk := u64Key(keyEpochLen, uint64(di))
+	v, err := get(r.s, lk)
+	if err != nil {
+		return err
+	}
+	switch {
+	case v == nil:
+		if err := r.s.Set(lk, binary.BigEndian.AppendUint64(nil, secs), nil); err != nil {
+			return err
+		}
+	case len(v) != 8:
+		return fmt.Errorf("%w: epoch length of %d bytes", ErrCorrupt, len(v))
+	case binary.BigEndian.Uint64(v) != secs:
+		return fmt.Errorf("%w: epoch of %d s, the deal's audits use %d s", ErrTerms, secs, binary.BigEndian.Uint64(v))
+	}
+	ok2 := binary.BigEndian.AppendUint64(u64Key(keyOutcome, uint64(di)), epoch)
+	v, err = get(r.s, ok2)
+	if err != nil {
+		return err
+	}
+	if v != nil {
+		prev := int64(-1)
+		if len(v) == 9 {
+			prev = int64(binary.BigEndian.Uint64(v[1:]))
+		}
+		return fmt.Errorf("%w: epoch %d of deal at index %d, entry %d", ErrDuplicateOutcome, epoch, di, prev)
+	}
+	return r.s.Set(ok2, binary.BigEndian.AppendUint64([]byte{byte(kind)}, uint64(idx)), nil)
+}
