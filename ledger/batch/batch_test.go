@@ -61,7 +61,7 @@ func (s *signer) sign(rng *rand.ChaCha8, msg []byte, extra *edwards25519.Point, 
 }
 
 // torsion8 returns a point of order 8.
-func torsion8(t *testing.T) *edwards25519.Point {
+func torsion8() *edwards25519.Point {
 	rng := rand.NewChaCha8([32]byte{8})
 	for {
 		var b [32]byte
@@ -159,7 +159,7 @@ type invalidCase struct {
 
 func TestMatchesCryptoEd25519(t *testing.T) {
 	rng := rand.NewChaCha8([32]byte{2})
-	T := torsion8(t)
+	T := torsion8()
 	T2 := multiple(T, 4) // order 2
 	other := validItems(rng, 1, 1)[0]
 	l := [32]byte(lMinusOne.Bytes())
@@ -350,7 +350,7 @@ func mustHex(s string) []byte {
 // signature crypto/ed25519 rejects, and that the torsion check catches it.
 func TestTorsionCheckIsNeeded(t *testing.T) {
 	rng := rand.NewChaCha8([32]byte{3})
-	T2 := multiple(torsion8(t), 4)
+	T2 := multiple(torsion8(), 4)
 	items := validItems(rng, 300, 300)
 	s := newSigner(rng)
 	items[7] = Item{PublicKey: s.pub[:], Message: []byte("m"), Signature: s.sign(rng, []byte("m"), T2, nil)}
