@@ -121,6 +121,7 @@ type Host struct {
 	peersFile string
 	mdns      io.Closer
 
+	gossip    gossip
 	saveMu    sync.Mutex // serialises SavePeers
 	closeOnce sync.Once
 	closeErr  error
@@ -478,6 +479,7 @@ func (h *Host) Close() error {
 		if h.mdns != nil {
 			errs = append(errs, h.mdns.Close())
 		}
+		h.closeGossip()
 		if h.dht != nil {
 			errs = append(errs, h.dht.Close())
 		}
