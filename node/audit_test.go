@@ -57,10 +57,15 @@ func TestAuditFile(t *testing.T) {
 		if passed, others := outcomes(audits); passed != total || len(audits) != total {
 			t.Fatalf("AuditFile(%s) of an intact file: %d of %d passed; others %v", scheme, passed, total, others)
 		}
+		digests := map[[32]byte]bool{}
 		for _, a := range audits {
-			if a.ProofBytes == 0 || a.Latency <= 0 || a.Scheme != scheme {
-				t.Errorf("audit of %s = %+v, want proof bytes, a latency and scheme %s", a.ID.Short(), a, scheme)
+			if a.ProofBytes == 0 || a.Latency <= 0 || a.Scheme != scheme || a.Digest == ([32]byte{}) {
+				t.Errorf("audit of %s = %+v, want proof bytes, a latency, a transcript digest and scheme %s", a.ID.Short(), a, scheme)
 			}
+			digests[a.Digest] = true
+		}
+		if len(digests) != len(audits) {
+			t.Errorf("%d audits share %d transcript digests, want one each", len(audits), len(digests))
 		}
 	}
 

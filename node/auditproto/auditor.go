@@ -8,6 +8,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/zeebo/blake3"
+
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/proofs"
 	"github.com/dsn-project/dsn/proofs/compact"
@@ -56,6 +58,10 @@ type Result struct {
 	Latency time.Duration
 	// ProofBytes is how many proof bytes were read.
 	ProofBytes int
+	// Digest is the BLAKE3 hash of the transcript, the challenge's body
+	// and the proof, when a proof was read in full: what a ledger credit
+	// names as the audit it rests on.
+	Digest [32]byte
 }
 
 var (
@@ -155,6 +161,9 @@ func (a Auditor) Compact(ctx context.Context, t dsn.Transport, p dsn.PeerID, key
 	return res
 }
 
+// transcriptContext separates transcript digests from every other hash.
+const transcriptContext = "dsn 2026-11 challenge transcript v1"
+
 // exchange sends a challenge and reads the proof, at most bound bytes
 // (exactly bound if exact). It returns the proof bytes with a Result whose
 // Latency and ProofBytes are set, or nil and the final Result.
@@ -214,6 +223,10 @@ func (a Auditor) exchange(ctx context.Context, t dsn.Transport, p dsn.PeerID, re
 		return done(o, err)
 	}
 	res.Latency = a.now().Sub(start)
+	h := blake3.NewDeriveKey(transcriptContext)
+	h.Write(req.append(nil))
+	h.Write(proof)
+	h.Digest().Read(res.Digest[:])
 	if err := checkEnd(st, len(proof)); err != nil {
 		return done(Fail, err)
 	}
