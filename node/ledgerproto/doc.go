@@ -19,7 +19,7 @@
 // One stream per request. Every message is a frame: a uvarint length
 // (minimal LEB128) and a body of that many bytes, 1 to MaxRequestSize
 // (4100) for the request that opens a stream and 1 to MaxReplySize
-// (9513) for the reply. The body's first byte is its type; numbers are
+// (9506) for the reply. The body's first byte is its type; numbers are
 // minimal uvarints; a body must be consumed exactly. Entries are the
 // ledger's canonical encoding (ledger.Marshal), decoded by the server
 // with ledger.DecodeEntry.
@@ -41,7 +41,7 @@
 //	Submit            nothing                                             0
 //	GetCheckpoint     the signed checkpoint note                          ledger.MaxCheckpointSize = 1024
 //	ProveConsistency  ledger.EncodeTreeProof (count, 32-byte hashes)      MaxTreeProofSize = 2 + 128×32 = 4098
-//	ProveInclusion    ledger.InclusionProof.MarshalBinary                 ledger.MaxInclusionProofSize = 9235
+//	ProveInclusion    ledger.InclusionProof.MarshalBinary                 ledger.MaxInclusionProofSize = 9233
 //
 // The exchange:
 //

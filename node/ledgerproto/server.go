@@ -57,7 +57,8 @@ type ServerOptions struct {
 	// are answered Busy without being read.
 	MaxConcurrent int
 	// Timeout bounds each stream, from its opening to the reply; the
-	// Handler's ctx ends with it.
+	// Handler's ctx ends at nine tenths of it, leaving the rest to send
+	// the reply.
 	Timeout time.Duration
 	// Logger receives one line per failed request; nil discards.
 	Logger *slog.Logger
@@ -208,7 +209,10 @@ func (s *Server) handle(st dsn.Stream) {
 		_ = st.Reset()
 		return
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	// The handler's time ends a tenth of the Timeout before the stream's,
+	// so that a handler that runs out of time can still be answered
+	// Timeout rather than leaving the peer to its own deadline.
+	ctx, cancel := context.WithDeadline(context.Background(), dl.Add(-s.opts.Timeout/10))
 	defer cancel()
 	from := st.RemotePeer()
 	var (
