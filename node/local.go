@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -14,8 +15,11 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/node/auditproto"
+	"github.com/dsn-project/dsn/node/book"
 	"github.com/dsn-project/dsn/node/inproc"
+	"github.com/dsn-project/dsn/node/ledgerproto"
 	"github.com/dsn-project/dsn/node/p2p"
 	"github.com/dsn-project/dsn/node/shardproto"
 	"github.com/dsn-project/dsn/node/shardstore"
@@ -32,6 +36,8 @@ type Provider struct {
 	// Audit answers challenges for the shards held; nil when the store
 	// keeps no proof material (see auditproto.Holder).
 	Audit *auditproto.Server
+	// Book is the provider's ledger, when the network keeps ledgers.
+	Book *book.Book
 
 	t           dsn.Transport
 	stopPrepare context.CancelFunc
@@ -180,8 +186,18 @@ type LocalNetwork struct {
 	Net       *inproc.Network
 	Providers []*Provider
 	Client    *Client
+	// ClientBook is the client's ledger; nil unless LocalOptions.Ledger.
+	ClientBook *book.Book
 	// hosts are the libp2p hosts by peer, providers' and the client's.
 	hosts map[dsn.PeerID]*p2p.Host
+	// ledgers are the ledger servers of every peer, to unregister.
+	ledgers []ledgerServed
+}
+
+type ledgerServed struct {
+	t dsn.Transport
+	s *ledgerproto.Server
+	b *book.Book
 }
 
 // LocalOptions configures a LocalNetwork.
@@ -193,6 +209,9 @@ type LocalOptions struct {
 	// Libp2p runs every peer as a libp2p host on 127.0.0.1 with the DHT,
 	// instead of over the in-process transport.
 	Libp2p bool
+	// Ledger gives every peer a ledger (under dir): deals on store,
+	// receipts on retrieval, and what the client settles of its audits.
+	Ledger bool
 	Logger *slog.Logger
 	Client ClientOptions
 }
@@ -236,8 +255,17 @@ func StartLocalNetwork(ctx context.Context, dir string, n int, opts LocalOptions
 		routers    = make([]dsn.Router, n+1)
 		names      = make([]dsn.PeerID, n+1)
 	)
+	// Every peer's identity: its libp2p key, and the same key signs its
+	// ledger.
+	keys := make([]ed25519.PrivateKey, n+1)
+	for i := range keys {
+		var err error
+		if _, keys[i], err = ed25519.GenerateKey(rand.Reader); err != nil {
+			return nil, fmt.Errorf("local network: %w", err)
+		}
+	}
 	if opts.Libp2p {
-		hosts, err := startHosts(ctx, n+1, log)
+		hosts, err := startHosts(ctx, keys, log)
 		if err != nil {
 			for _, st := range stores {
 				st.Close()
@@ -273,14 +301,68 @@ func StartLocalNetwork(ctx context.Context, dir string, n int, opts LocalOptions
 		copts.Logger = log.With("peer", "client")
 	}
 	copts.Router = routers[n]
+	if opts.Ledger {
+		b, err := l.startLedgers(dir, keys, names, transports, stores, opts.Libp2p, log)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("local network: %w", err)
+		}
+		copts.Book = b
+	}
 	l.Client = NewClient(transports[n], copts)
 	return l, nil
+}
+
+// startLedgers opens a ledger for every peer, serves it, and returns the
+// client's (the last peer's).
+func (l *LocalNetwork) startLedgers(dir string, keys []ed25519.PrivateKey, names []dsn.PeerID, transports []dsn.Transport, stores []dsn.ShardStore, libp2p bool, log *slog.Logger) (*book.Book, error) {
+	if dir == "" {
+		return nil, errors.New("ledgers need a directory")
+	}
+	byName := map[dsn.PeerID]ledger.PublicKey{}
+	for i, k := range keys {
+		byName[names[i]] = ledger.PublicKeyOf(k)
+	}
+	keyOf := func(p dsn.PeerID) (ledger.PublicKey, error) {
+		if k, ok := byName[p]; ok {
+			return k, nil
+		}
+		if libp2p {
+			pk, err := p2p.PublicKey(p)
+			if err != nil {
+				return ledger.PublicKey{}, err
+			}
+			return ledger.PublicKey(pk), nil
+		}
+		return ledger.PublicKey{}, fmt.Errorf("unknown peer %s", p)
+	}
+	for i, k := range keys {
+		opts := book.Options{KeyOf: keyOf, Logger: log}
+		name := "client"
+		if i < len(stores) {
+			st := stores[i]
+			opts.Holds = func(ctx context.Context, id dsn.ShardID) (int64, error) { return st.StatShard(ctx, id) }
+			name = providerID(i)
+		}
+		b, err := book.Open(filepath.Join(dir, "ledgers", name), k, opts)
+		if err != nil {
+			return nil, err
+		}
+		l.ledgers = append(l.ledgers, ledgerServed{transports[i], ServeLedger(transports[i], b, log), b})
+		if i < len(stores) {
+			l.Providers[i].Book = b
+		} else {
+			l.ClientBook = b
+		}
+	}
+	return l.ClientBook, nil
 }
 
 // startHosts starts n libp2p hosts on 127.0.0.1 (TCP), the first n-1 as
 // DHT servers, all bootstrapped through the first, and waits until every
 // routing table holds all the other servers.
-func startHosts(ctx context.Context, n int, log *slog.Logger) ([]*p2p.Host, error) {
+func startHosts(ctx context.Context, keys []ed25519.PrivateKey, log *slog.Logger) ([]*p2p.Host, error) {
+	n := len(keys)
 	hosts := make([]*p2p.Host, 0, n)
 	fail := func(err error) ([]*p2p.Host, error) {
 		for _, h := range hosts {
@@ -289,7 +371,7 @@ func startHosts(ctx context.Context, n int, log *slog.Logger) ([]*p2p.Host, erro
 		return nil, err
 	}
 	for i := range n {
-		key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		key, err := crypto.UnmarshalEd25519PrivateKey(keys[i])
 		if err != nil {
 			return fail(err)
 		}
@@ -377,7 +459,13 @@ func (l *LocalNetwork) Kill(id dsn.PeerID) {
 
 // Close stops the libp2p hosts and closes every provider's store.
 func (l *LocalNetwork) Close() error {
-	errs := make([]error, len(l.Providers))
+	var lerrs []error
+	for _, x := range l.ledgers {
+		x.s.Unregister(x.t)
+		lerrs = append(lerrs, x.b.Close())
+	}
+	errs := make([]error, len(l.Providers), len(l.Providers)+len(lerrs))
+	errs = append(errs, lerrs...)
 	var wg sync.WaitGroup
 	for _, h := range l.hosts {
 		wg.Go(func() { h.Close() })

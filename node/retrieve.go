@@ -239,6 +239,9 @@ func (c *Client) fetchShard(ctx context.Context, sh manifest.Shard, size int64, 
 		if err == nil && int64(len(b)) != size {
 			err = fmt.Errorf("shard %s: %d bytes, want %d: %w", sh.ID.Short(), len(b), size, dsn.ErrShardSize)
 		}
+		if err == nil {
+			noteServed(ctx, p, sh.ID, size)
+		}
 		return err
 	}
 	err := get(sh.Provider)
@@ -268,6 +271,8 @@ func (c *Client) Retrieve(ctx context.Context, ref manifest.Reference, w io.Writ
 	if err != nil {
 		return nil, fmt.Errorf("retrieve: %w", err)
 	}
+	ctx, receipt := c.collectReceipts(ctx)
+	defer receipt()
 	if err := c.retrieve(ctx, ref, m, w, progress); err != nil {
 		return m, fmt.Errorf("retrieve %s: %w", ref.Manifest, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/dsn-project/dsn/manifest"
 	"github.com/dsn-project/dsn/market"
 	"github.com/dsn-project/dsn/node/auditproto"
+	"github.com/dsn-project/dsn/node/book"
 	"github.com/dsn-project/dsn/node/shardproto"
 	"github.com/dsn-project/dsn/proofs/compact"
 	"github.com/dsn-project/dsn/seal"
@@ -64,6 +65,10 @@ type ClientOptions struct {
 	// go to the shard's provider with the shard, so that the owner can
 	// audit it later with a proof of a few kilobytes.
 	ProofKey *compact.Key
+	// Book, if set, is this node's ledger: every shard stored gets a deal
+	// countersigned by its provider, and every shard a provider serves
+	// under a deal gets a receipt.
+	Book *book.Book
 }
 
 // Client stores and retrieves files over a Transport.
@@ -518,6 +523,11 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 					// could never pass the owner's audits: treat it as a
 					// refusal and move on.
 					err = c.putTags(ctx, p, ids[i], tags)
+				}
+				if err == nil && c.opts.Book != nil {
+					// Nor one that will not sign the deal: it would be
+					// neither paid nor bound.
+					err = c.makeDeal(ctx, p, ids[i], int64(len(sh)))
 				}
 				if err == nil {
 					out.Shards[i] = manifest.Shard{ID: ids[i], Provider: p}
