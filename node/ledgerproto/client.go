@@ -54,7 +54,9 @@ func FetchInclusion(ctx context.Context, t dsn.Transport, p dsn.PeerID, i int64)
 // valid provider signature by d.Provider: ErrDealChanged or
 // ledger.ErrBadSignature otherwise.
 func (c Client) ProposeDeal(ctx context.Context, t dsn.Transport, p dsn.PeerID, d *ledger.Deal) (*ledger.Deal, error) {
-	op := func(err error) error { return fmt.Errorf("propose deal for shard %s to %s: %w", d.Shard.Short(), p, err) }
+	op := func(err error) error {
+		return fmt.Errorf("propose deal for shard %s to %s: %w", d.Shard.Short(), p, err)
+	}
 	want, err := ledger.Marshal(d)
 	if err != nil {
 		return nil, op(err)
@@ -125,7 +127,9 @@ func (c Client) FetchCheckpoint(ctx context.Context, t dsn.Transport, p dsn.Peer
 // extends the one of oldSize, at most ledger.MaxProofHashes hashes. Check
 // it with ledger.CheckConsistency against two checkpoints of p.
 func (c Client) FetchConsistency(ctx context.Context, t dsn.Transport, p dsn.PeerID, oldSize, newSize int64) (tlog.TreeProof, error) {
-	op := func(err error) error { return fmt.Errorf("fetch consistency %d..%d from %s: %w", oldSize, newSize, p, err) }
+	op := func(err error) error {
+		return fmt.Errorf("fetch consistency %d..%d from %s: %w", oldSize, newSize, p, err)
+	}
 	if oldSize < 0 || oldSize > newSize || newSize > MaxIndex {
 		return nil, op(fmt.Errorf("sizes out of range: want 0 <= old <= new <= %d", int64(MaxIndex)))
 	}

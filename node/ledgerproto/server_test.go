@@ -209,9 +209,10 @@ func TestBusy(t *testing.T) {
 	if _, err := FetchCheckpoint(ctx, f.stranger, f.provider); err != nil {
 		t.Errorf("FetchCheckpoint after the slot freed = %v", err)
 	}
-	if s := srv.Stats(); s.Busy != 1 || s.Checkpoints != 2 {
-		t.Errorf("Stats() = %+v, want 1 busy and 2 checkpoints", s)
-	}
+	waitFor(t, "Stats() to show 1 busy and 2 checkpoints", func() bool {
+		s := srv.Stats()
+		return s.Busy == 1 && s.Checkpoints == 2
+	})
 }
 
 // TestServerHangs: a server that reads the request and never answers
@@ -347,7 +348,9 @@ func TestBadAnswers(t *testing.T) {
 			_ = st.Close()
 		})
 	}
-	ok := func(payload []byte) []byte { return appendFrame(nil, reply{code: CodeOK, payload: payload}.append(nil)) }
+	ok := func(payload []byte) []byte {
+		return appendFrame(nil, reply{code: CodeOK, payload: payload}.append(nil))
+	}
 	tampered := append([]byte(nil), cp.Note...)
 	tampered[len(tampered)-3] ^= 1
 	tests := []struct {
