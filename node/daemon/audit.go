@@ -101,7 +101,8 @@ func (d *Daemon) AuditEpoch(ctx context.Context, epoch uint64) (EpochSummary, er
 			}
 		}
 	}
-	beacon := Beacon(epoch, d.repo.Config.EpochOrDefault())
+	period := d.repo.Config.EpochOrDefault()
+	beacon := Beacon(epoch, period)
 	var mu sync.Mutex
 	record := func(t target, scheme string, r auditproto.Result) {
 		if r.Outcome == auditproto.Aborted {
@@ -148,7 +149,15 @@ func (d *Daemon) AuditEpoch(ctx context.Context, epoch uint64) (EpochSummary, er
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			d.auditProvider(ctx, p, ts, beacon, record)
+			var settle []node.ShardAudit
+			d.auditProvider(ctx, p, ts, beacon, func(t target, scheme string, r auditproto.Result) {
+				record(t, scheme, r)
+				settle = append(settle, node.ShardAudit{Segment: t.seg, Shard: t.shard, ID: t.id, Size: t.size, Provider: p, Scheme: scheme, Result: r})
+			})
+			// The epoch's credits and penalties, for shards under deals.
+			if n, err := d.client.Settle(ctx, epoch, uint64(period/time.Second), settle); err != nil && ctx.Err() == nil {
+				d.log.Warn("ledger: settle audits", "provider", d.opts.PeerString(p), "recorded", n, "err", err)
+			}
 		})
 	}
 	wg.Wait()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dsn-project/dsn/node/book"
 )
 
 // ConfigFile is the name of the config file inside a repo.
@@ -49,6 +51,36 @@ type Config struct {
 	// Epoch is how often the node challenges the providers holding its
 	// files ("" or 0: DefaultEpoch), as a Go duration ("1h", "30s").
 	Epoch Duration `json:"epoch,omitempty"`
+	// PricePerGiBMonth and PricePerGiB are, in micro-units, what the node
+	// offers as a client and accepts at least as a provider for keeping a
+	// GiB for 30 days and for serving a GiB (0: book.DefaultTerms).
+	PricePerGiBMonth uint64 `json:"price_per_gib_month,omitempty"`
+	PricePerGiB      uint64 `json:"price_per_gib,omitempty"`
+	// DealDuration is how long the deals the node proposes last (0: 30
+	// days).
+	DealDuration Duration `json:"deal_duration,omitempty"`
+}
+
+// Bounds on deal durations: long enough for a few epochs, short enough
+// that terms get renewed.
+const (
+	MinDealDuration = time.Minute
+	MaxDealDuration = 10 * 365 * 24 * time.Hour
+)
+
+// Terms are the node's prices and deal duration, defaults filled in.
+func (c *Config) Terms() book.Terms {
+	t := book.DefaultTerms
+	if c.PricePerGiBMonth != 0 {
+		t.PricePerGiBMonth = c.PricePerGiBMonth
+	}
+	if c.PricePerGiB != 0 {
+		t.PricePerGiB = c.PricePerGiB
+	}
+	if c.DealDuration != 0 {
+		t.DealDuration = time.Duration(c.DealDuration)
+	}
+	return t
 }
 
 // DefaultEpoch is the audit period unless the config says otherwise.
@@ -134,6 +166,12 @@ func (c *Config) Validate() error {
 	}
 	if e := time.Duration(c.Epoch); e != 0 && (e < MinEpoch || e > MaxEpoch) {
 		return fmt.Errorf("%w: epoch: %v outside [%v, %v]", ErrBadConfig, e, MinEpoch, MaxEpoch)
+	}
+	if dd := time.Duration(c.DealDuration); dd != 0 && (dd < MinDealDuration || dd > MaxDealDuration) {
+		return fmt.Errorf("%w: deal_duration: %v outside [%v, %v]", ErrBadConfig, dd, MinDealDuration, MaxDealDuration)
+	}
+	if c.Terms().DealDuration < 2*c.EpochOrDefault() {
+		return fmt.Errorf("%w: deal_duration %v is shorter than two epochs of %v: no epoch would lie wholly within a deal", ErrBadConfig, c.Terms().DealDuration, c.EpochOrDefault())
 	}
 	return nil
 }

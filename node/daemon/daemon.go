@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -15,7 +16,10 @@ import (
 	"time"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/node"
+	"github.com/dsn-project/dsn/node/book"
+	"github.com/dsn-project/dsn/node/ledgerproto"
 	"github.com/dsn-project/dsn/node/owned"
 	"github.com/dsn-project/dsn/node/p2p"
 	"github.com/dsn-project/dsn/node/shardstore"
@@ -69,22 +73,30 @@ type Options struct {
 	// tags the shards it stores and audits them with compact proofs;
 	// without it (tests) only public Merkle audits run.
 	ProofKey *compact.Key
+	// LedgerKey signs the node's ledger (the identity key); with KeyOf,
+	// which gives the ledger key of a peer, it turns the ledger on.
+	// Without them (tests) the node keeps no ledger.
+	LedgerKey ed25519.PrivateKey
+	KeyOf     func(dsn.PeerID) (ledger.PublicKey, error)
 }
 
 // Daemon is a running node: a shard store served to the network when the
 // node is a provider, a client for its own files, and the HTTP API.
 type Daemon struct {
-	repo     *Repo
-	host     Host
-	log      *slog.Logger
-	opts     Options
-	store    *node.Announcer // nil unless a provider
-	provider *node.Provider  // serves store; nil unless a provider
-	client   *node.Client
-	files    *owned.DB // the files this node stored, with their audits
-	api      *http.Server
-	addr     net.Addr
-	token    string // every API request must present it
+	repo      *Repo
+	host      Host
+	log       *slog.Logger
+	opts      Options
+	store     *node.Announcer // nil unless a provider
+	provider  *node.Provider  // serves store; nil unless a provider
+	client    *node.Client
+	files     *owned.DB  // the files this node stored, with their audits
+	book      *book.Book // the node's ledger; nil without Options.LedgerKey
+	ledgerSrv *ledgerproto.Server
+	witness   *book.Witness
+	api       *http.Server
+	addr      net.Addr
+	token     string // every API request must present it
 
 	cancel context.CancelFunc
 	bg     sync.WaitGroup
@@ -122,7 +134,16 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 		return nil, fmt.Errorf("start: %w", err)
 	}
 	d.files = files
+	if opts.LedgerKey != nil {
+		if err := d.openLedger(); err != nil {
+			d.closeStore()
+			return nil, fmt.Errorf("start: %w", err)
+		}
+	}
 	copts := opts.Client
+	if copts.Book == nil {
+		copts.Book = d.book
+	}
 	if copts.Router == nil {
 		copts.Router = host
 	}
@@ -178,6 +199,7 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 	d.bg.Go(func() { d.bootstrap(bctx) })
 	d.bg.Go(func() { d.every(bctx, savePeersEvery, d.savePeers) })
 	d.bg.Go(func() { d.auditLoop(bctx) })
+	d.bg.Go(func() { d.gossipCheckpoints(bctx) })
 	if d.store != nil {
 		d.bg.Go(func() { d.every(bctx, reannounceEvery, d.reannounce) })
 	}
@@ -310,10 +332,20 @@ func (d *Daemon) stopAPI() {
 	}
 }
 
-// closeStore closes the node's databases: the shard store and the owner's
-// records, whichever are open.
+// closeStore closes the node's databases: the shard store, the owner's
+// records and the ledger, whichever are open.
 func (d *Daemon) closeStore() error {
 	var errs []error
+	if d.ledgerSrv != nil {
+		d.ledgerSrv.Unregister(d.host)
+		d.ledgerSrv = nil
+	}
+	if d.book != nil {
+		if err := d.book.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("ledger: %w", err))
+		}
+		d.book = nil
+	}
 	if d.files != nil {
 		if err := d.files.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("owner records: %w", err))

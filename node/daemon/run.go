@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/zeebo/blake3"
 
+	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/manifest"
+	"github.com/dsn-project/dsn/node/book"
 	"github.com/dsn-project/dsn/node/daemon/api"
 	"github.com/dsn-project/dsn/node/owned"
 	"github.com/dsn-project/dsn/proofs/compact"
@@ -75,7 +79,11 @@ func Run(ctx context.Context, dir string, ov Overrides, opts RunOptions) (err er
 			err = errors.Join(err, fmt.Errorf("close host: %w", cerr))
 		}
 	}()
-	d, err := Start(ctx, r, h, Options{Logger: log, PeerString: p2p.PeerIDString, ProofKey: pk})
+	lk, err := ledgerKey(key)
+	if err != nil {
+		return err
+	}
+	d, err := Start(ctx, r, h, Options{Logger: log, PeerString: p2p.PeerIDString, ProofKey: pk, LedgerKey: lk, KeyOf: keyOf})
 	if err != nil {
 		return err
 	}
@@ -104,6 +112,24 @@ func proofKey(k crypto.PrivKey) (*compact.Key, error) {
 	return compact.NewKey(secret), nil
 }
 
+// ledgerKey is the identity key as the ledger signs with it.
+func ledgerKey(k crypto.PrivKey) (ed25519.PrivateKey, error) {
+	raw, err := k.Raw()
+	if err != nil || len(raw) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("identity: not an Ed25519 key (%v)", err)
+	}
+	return ed25519.PrivateKey(raw), nil
+}
+
+// keyOf is the ledger key of a peer: the Ed25519 key its ID embeds.
+func keyOf(p dsn.PeerID) (ledger.PublicKey, error) {
+	pk, err := p2p.PublicKey(p)
+	if err != nil {
+		return ledger.PublicKey{}, err
+	}
+	return ledger.PublicKey(pk), nil
+}
+
 func newHost(ctx context.Context, r *Repo, key crypto.PrivKey, server bool, log *slog.Logger) (*p2p.Host, error) {
 	h, err := p2p.New(ctx, key, p2p.Config{
 		ListenAddrs: r.Config.Listen,
@@ -129,6 +155,7 @@ type Session struct {
 	log    *slog.Logger
 	files  *owned.DB
 	key    *compact.Key
+	book   *book.Book
 }
 
 // OpenSession starts a temporary node from the repo in dir and bootstraps
@@ -167,11 +194,25 @@ func OpenSession(ctx context.Context, dir string, ov Overrides, log *slog.Logger
 		r.Close()
 		return nil, err
 	}
-	s := &Session{repo: r, host: h, log: log, files: files, key: pk}
+	lk, err := ledgerKey(key)
+	if err != nil {
+		h.Close()
+		files.Close()
+		r.Close()
+		return nil, err
+	}
+	b, err := book.Open(r.Path(LedgerDir), lk, book.Options{KeyOf: keyOf, Logger: log.With("component", "ledger"), Terms: r.Config.Terms()})
+	if err != nil {
+		h.Close()
+		files.Close()
+		r.Close()
+		return nil, err
+	}
+	s := &Session{repo: r, host: h, log: log, files: files, key: pk, book: b}
 	if err := h.Bootstrap(ctx); err != nil {
 		log.Warn("bootstrap", "err", err)
 	}
-	s.Client = node.NewClient(h, node.ClientOptions{Router: h, Logger: log.With("component", "client"), ProofKey: pk})
+	s.Client = node.NewClient(h, node.ClientOptions{Router: h, Logger: log.With("component", "client"), ProofKey: pk, Book: b})
 	return s, nil
 }
 
@@ -231,8 +272,32 @@ func (s *Session) Close() error {
 	if err := s.files.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close owner records: %w", err))
 	}
+	if err := s.book.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close ledger: %w", err))
+	}
 	if err := s.repo.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// OpenLedger opens the ledger of the repo in dir for a command run while
+// no daemon does: it holds the repo's lock until close is called.
+func OpenLedger(dir string) (l *ledger.Log, close func() error, err error) {
+	r, err := OpenRepo(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := p2p.LoadOrCreateKey(r.Path(KeyFile))
+	if err == nil {
+		var lk ed25519.PrivateKey
+		if lk, err = ledgerKey(key); err == nil {
+			l, err = ledger.Open(r.Path(LedgerDir), lk, nil)
+		}
+	}
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return l, func() error { return errors.Join(l.Close(), r.Close()) }, nil
 }

@@ -80,6 +80,10 @@ func (d *Daemon) newAPIServer(o APIOptions) *http.Server {
 	mux.Handle(api.PathStatus, only(http.MethodGet, d.handleStatus))
 	mux.Handle(api.PathAudit, only(http.MethodPost, limited(transfers, d.handleAudit)))
 	mux.Handle(api.PathFiles, only(http.MethodGet, d.handleFiles))
+	mux.Handle(api.PathLedgerBalance, only(http.MethodGet, d.handleLedgerBalance))
+	mux.Handle(api.PathLedgerEntries, only(http.MethodGet, d.handleLedgerEntries))
+	mux.Handle(api.PathLedgerVerify, only(http.MethodPost, limited(transfers, d.handleLedgerVerify)))
+	mux.Handle(api.PathLedgerProve, only(http.MethodGet, d.handleLedgerProve))
 	// Profiles, for an operator on this machine: the API listens on
 	// loopback only, and guard refuses what a browser could send.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -703,6 +707,7 @@ func (d *Daemon) Status(ctx context.Context) (*api.Status, error) {
 	for i, p := range peers {
 		s.Peers[i] = d.opts.PeerString(p)
 	}
+	s.LedgerEntries, s.Witnessed, s.Distrusted = d.ledgerStatus()
 	if d.store != nil {
 		u, err := d.store.Usage(ctx)
 		if err != nil {

@@ -327,3 +327,58 @@ func wrap(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	return c.do(req, out, nil)
+}
+
+// LedgerBalance returns the balances the node's ledger shows.
+func (c *Client) LedgerBalance(ctx context.Context) (*Balance, error) {
+	var b Balance
+	if err := c.get(ctx, PathLedgerBalance, nil, &b); err != nil {
+		return nil, wrap("ledger balance", err)
+	}
+	return &b, nil
+}
+
+// LedgerEntries returns up to limit entries of the node's ledger from
+// index from.
+func (c *Client) LedgerEntries(ctx context.Context, from, limit int64) (*Entries, error) {
+	var es Entries
+	q := url.Values{"from": {strconv.FormatInt(from, 10)}, "limit": {strconv.FormatInt(limit, 10)}}
+	if err := c.get(ctx, PathLedgerEntries, q, &es); err != nil {
+		return nil, wrap("ledger entries", err)
+	}
+	return &es, nil
+}
+
+// LedgerVerify asks the node to verify its whole ledger.
+func (c *Client) LedgerVerify(ctx context.Context) (*Verified, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+PathLedgerVerify, nil)
+	if err != nil {
+		return nil, err
+	}
+	var v Verified
+	if err := c.do(req, &v, nil); err != nil {
+		return nil, wrap("ledger verify", err)
+	}
+	return &v, nil
+}
+
+// LedgerProve returns the inclusion proof of entry i of the node's
+// ledger.
+func (c *Client) LedgerProve(ctx context.Context, i int64) (*Proof, error) {
+	var p Proof
+	if err := c.get(ctx, PathLedgerProve, url.Values{"index": {strconv.FormatInt(i, 10)}}, &p); err != nil {
+		return nil, wrap("ledger prove", err)
+	}
+	return &p, nil
+}

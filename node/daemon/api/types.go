@@ -179,6 +179,12 @@ type Status struct {
 	Used     int64 `json:"used"`
 	Capacity int64 `json:"capacity"`
 	Free     int64 `json:"free"`
+	// LedgerEntries is the size of the node's ledger; Witnessed the number
+	// of other nodes whose checkpoints it keeps; Distrusted the nodes it
+	// holds evidence of a rewritten history against.
+	LedgerEntries int64    `json:"ledger_entries"`
+	Witnessed     int      `json:"witnessed"`
+	Distrusted    []string `json:"distrusted,omitempty"`
 }
 
 // Error is the body of every answer whose status is not 2xx.
