@@ -218,7 +218,6 @@ func newLedgerProveCmd(repo *string) *cobra.Command {
 	}
 }
 
-
 // summarize renders an entry's fields on one line: signatures left out,
 // keys and hashes cut to 12 hex digits (the JSON output has them whole).
 func summarize(fields json.RawMessage) string {
