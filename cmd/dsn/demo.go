@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/zeebo/blake3"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/manifest"
 	"github.com/dsn-project/dsn/node"
 	"github.com/dsn-project/dsn/node/auditproto"
@@ -107,6 +109,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	crand.Read(secret[:])
 	net, err := node.StartLocalNetwork(ctx, filepath.Join(dir, "providers"), f.providers, node.LocalOptions{
 		Libp2p: !f.inproc,
+		Ledger: true,
 		Client: node.ClientOptions{ProofKey: compact.NewKey(secret)},
 	})
 	if err != nil {
@@ -187,14 +190,32 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	fmt.Fprintf(out, "retrieved %s from the remaining %d providers in %s (%s); root CID verified\n",
 		formatBytes(m.Size), f.providers-len(victims), took.Round(time.Millisecond), rate(m.Size, took))
 	fmt.Fprintf(out, "OK: the retrieved file is byte for byte the original (blake3 %s)\n", got[:16])
-	return nil
+	return balances(ctx, out, net)
 }
 
 // auditRound challenges every shard of m with both schemes and prints
 // what came of it. want, if set, is what an all-pass round shows; a round
 // in which anything fails lists the shards that did.
+// demoEpoch is the demo's audit period: short, so that it can show two
+// epochs settled in the ledger.
+const demoEpoch = 2 * time.Second
+
+// auditRound waits for the next epoch, challenges every shard of m with
+// both schemes, prints what came of it, and settles the compact round in
+// the ledgers: credits for passes, penalties for the rest. want, if set,
+// is what an all-pass round shows; a round in which anything fails lists
+// the shards that did.
 func auditRound(ctx context.Context, out io.Writer, net *node.LocalNetwork, m *manifest.Manifest, want string) error {
-	beacon := []byte(fmt.Sprintf("demo %d", time.Now().UnixNano()))
+	// An epoch earns only if the deals cover all of it: start the round
+	// at the next epoch boundary, as the daemon's scheduler does.
+	next := time.Now().Truncate(demoEpoch).Add(demoEpoch)
+	select {
+	case <-time.After(time.Until(next)):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	epoch := uint64(next.Unix()) / uint64(demoEpoch/time.Second)
+	beacon := []byte(fmt.Sprintf("demo epoch %d", epoch))
 	for _, scheme := range []string{node.SchemeCompact, node.SchemeMerkle} {
 		start := time.Now()
 		audits, err := net.Client.AuditFile(ctx, m, scheme, beacon)
@@ -215,11 +236,45 @@ func auditRound(ctx context.Context, out io.Writer, net *node.LocalNetwork, m *m
 			scheme, formatBytes(int64(bytes/max(len(audits), 1))), time.Since(start).Round(time.Millisecond), pass, len(audits))
 		if len(failed) == 0 {
 			fmt.Fprintf(out, "; %s\n", want)
-			continue
+		} else {
+			fmt.Fprintf(out, "; caught:\n%s\n", strings.Join(failed, "\n"))
 		}
-		fmt.Fprintf(out, "; caught:\n%s\n", strings.Join(failed, "\n"))
+		if scheme == node.SchemeCompact {
+			n, err := net.Client.Settle(ctx, epoch, uint64(demoEpoch/time.Second), audits)
+			if err != nil {
+				return fmt.Errorf("demo: settle: %w", err)
+			}
+			fmt.Fprintf(out, "  settled epoch %d in the ledgers: %d credits and penalties signed by the client\n", epoch, n)
+		}
 	}
 	return nil
+}
+
+// balances prints what each provider's own ledger says it earned, and
+// checks every ledger from scratch.
+func balances(ctx context.Context, out io.Writer, net *node.LocalNetwork) error {
+	fmt.Fprintln(out, "provider balances, from each provider's own signed ledger (nano-units):")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "PROVIDER\tENTRIES\tSPACE EARNED\tSERVED\tBANDWIDTH EARNED\tPENALTIES\tVERIFIED\t")
+	for _, p := range net.Providers {
+		l := p.Book.Log()
+		accts, err := l.Balance()
+		if err != nil {
+			return fmt.Errorf("demo: balance of %s: %w", net.Name(p.ID), err)
+		}
+		var a ledger.Account
+		for _, x := range accts {
+			if x.Party == p.Book.Self() {
+				a = x
+			}
+		}
+		verified := "yes"
+		if _, err := l.Verify(ctx); err != nil {
+			verified = "NO: " + err.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t%s\t\n", net.Name(p.ID), l.Size(), a.SpaceEarned, formatBytes(int64(a.BytesServed)), a.BandwidthEarned, a.Penalties, verified)
+	}
+	return tw.Flush()
 }
 
 // rot flips one byte in every KiB of the file at path, as failing media

@@ -70,7 +70,7 @@ func newLedgerBalanceCmd(repo *string) *cobra.Command {
 		Use:   "balance",
 		Short: "What each party has earned and owes, by this node's ledger",
 		Long: `balance folds the verified entries of the node's ledger into accounts, in
-micro-units: for providers, space earned (audited epochs × bytes × price),
+nano-units: for providers, space earned (audited epochs × bytes × price),
 bytes served and bandwidth earned (receipts × price), penalties; for clients,
 what they owe for space and bandwidth and the compensation they received.`,
 		Args: cobra.NoArgs,
@@ -90,7 +90,7 @@ what they owe for space and bandwidth and the compensation they received.`,
 			if asJSON {
 				return printJSON(out, b)
 			}
-			fmt.Fprintf(out, "ledger of %s, %d entries; amounts in micro-units\n", b.Self[:16], b.Entries)
+			fmt.Fprintf(out, "ledger of %s, %d entries; amounts in nano-units\n", b.Self[:16], b.Entries)
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "PARTY\tSPACE EARNED\tSERVED\tBANDWIDTH EARNED\tPENALTIES\tSPACE OWED\tBANDWIDTH OWED\tCOMPENSATION\t")
 			for _, a := range b.Accounts {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -81,6 +82,28 @@ func TestDemo(t *testing.T) {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("dsn demo output does not match %q:\n%s", re, out)
 		}
+	}
+	// Both epochs settled, and every provider's ledger shows what it
+	// earned and verifies; the caught provider paid a penalty.
+	if n := strings.Count(out, "settled epoch"); n != 2 {
+		t.Errorf("dsn demo settled %d epochs, want 2:\n%s", n, out)
+	}
+	rows := regexp.MustCompile(`(?m)^\s+(\S+)\s+(\d+)\s+(\d+)\s+\S+ \S+\s+(\d+)\s+(\d+)\s+(\S+)\s*$`).FindAllStringSubmatch(out, -1)
+	if len(rows) != 7 {
+		t.Fatalf("dsn demo balance table has %d provider rows, want 7:\n%s", len(rows), out)
+	}
+	var space, penalties int
+	for _, r := range rows {
+		if r[6] != "yes" {
+			t.Errorf("ledger of %s does not verify: %s", r[1], r[6])
+		}
+		v, _ := strconv.Atoi(r[3])
+		space += v
+		p, _ := strconv.Atoi(r[5])
+		penalties += p
+	}
+	if space == 0 || penalties == 0 {
+		t.Errorf("providers earned %d for space and paid %d in penalties, want both > 0:\n%s", space, penalties, out)
 	}
 }
 

@@ -16,21 +16,22 @@ import (
 )
 
 // Terms are the prices a node offers as a client and accepts, at least,
-// as a provider, and how long its deals last.
+// as a provider, and how long its deals last. Amounts are in nano-units
+// (10^-9 of a unit): an epoch of seconds on a shard of megabytes earns a
+// few of them, which coarser units would round to nothing.
 type Terms struct {
-	// PricePerGiBMonth is the price of keeping one GiB for 30 days, in
-	// micro-units.
+	// PricePerGiBMonth is the price of keeping one GiB for 30 days.
 	PricePerGiBMonth uint64
-	// PricePerGiB is the price of serving one GiB, in micro-units.
+	// PricePerGiB is the price of serving one GiB.
 	PricePerGiB uint64
 	// DealDuration is how long a deal a client proposes lasts.
 	DealDuration time.Duration
 }
 
 // DefaultTerms are a node's terms unless its config says otherwise: one
-// unit (10^6 micro-units) per GiB-month kept, a tenth of that per GiB
+// unit (10^9 nano-units) per GiB-month kept, a tenth of that per GiB
 // served, deals of 30 days.
-var DefaultTerms = Terms{PricePerGiBMonth: 1_000_000, PricePerGiB: 100_000, DealDuration: 30 * 24 * time.Hour}
+var DefaultTerms = Terms{PricePerGiBMonth: 1_000_000_000, PricePerGiB: 100_000_000, DealDuration: 30 * 24 * time.Hour}
 
 // MonthSeconds is the month of prices per GiB-month.
 const MonthSeconds = 30 * 24 * 3600
@@ -285,8 +286,8 @@ func (b *Book) NewReceipt(p dsn.PeerID, id dsn.ShardID, session ledger.SessionID
 
 // Judge returns the credit (pass) or penalty (fail, missed) for an audit
 // of the shard of deal d in epoch, signed by this node as its auditor;
-// digest is a hash of the audit's transcript. A penalty forfeits what the
-// epoch would have earned.
+// digest is a hash of the audit's transcript. A penalty is Penalty of the
+// epoch's value.
 func (b *Book) Judge(d *ledger.Deal, epoch uint64, epochSeconds uint64, pass bool, outcome ledger.Outcome, digest [32]byte) (ledger.Entry, error) {
 	if pass {
 		c := &ledger.Credit{Provider: d.Provider, Client: d.Client, Auditor: b.self, Shard: d.Shard,
@@ -297,15 +298,24 @@ func (b *Book) Judge(d *ledger.Deal, epoch uint64, epochSeconds uint64, pass boo
 		return c, nil
 	}
 	p := &ledger.Penalty{Provider: d.Provider, Client: d.Client, Auditor: b.self, Shard: d.Shard,
-		Epoch: epoch, EpochSeconds: epochSeconds, Outcome: outcome, Amount: EpochValue(d, epochSeconds)}
+		Epoch: epoch, EpochSeconds: epochSeconds, Outcome: outcome, Amount: Penalty(d, epochSeconds)}
 	if err := p.Sign(b.key); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
+// Penalty is what a provider forfeits for an epoch it failed or missed:
+// twice what the epoch would have earned, the credit it lost and as much
+// again, and at least one nano-unit, so that no penalty rounds to
+// nothing. Collateral and repeated failure are the market's business.
+func Penalty(d *ledger.Deal, epochSeconds uint64) uint64 {
+	v := EpochValue(d, epochSeconds)
+	return max(1, min(v, ledger.MaxAmount/2)*2)
+}
+
 // EpochValue is what keeping the shard of deal d for one epoch of
-// epochSeconds earns, in micro-units, rounded down.
+// epochSeconds earns, in nano-units, rounded down.
 func EpochValue(d *ledger.Deal, epochSeconds uint64) uint64 {
 	// size × seconds × price / (GiB × month), in 128 bits so that large
 	// shards and long epochs cannot overflow.

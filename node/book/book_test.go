@@ -130,7 +130,7 @@ func TestDealReceiptCreditPenalty(t *testing.T) {
 	}
 	value := EpochValue(d, epochSeconds)
 	// 4 MiB for an hour at 1 unit per GiB-month: 4/1024 GiB × 1/720 month.
-	if want := uint64(4 << 20 * epochSeconds * 1_000_000 / (1 << 30) / MonthSeconds); value != want || value == 0 {
+	if want := uint64(4 << 20 * epochSeconds * 1_000_000_000 / (1 << 30) / MonthSeconds); value != want || value == 0 {
 		t.Fatalf("EpochValue = %d, want %d", value, want)
 	}
 	for _, who := range []*party{p, c} {
@@ -148,8 +148,8 @@ func TestDealReceiptCreditPenalty(t *testing.T) {
 		if who == c {
 			served = 0 // receipts are in the provider's log only
 		}
-		if prov.SpaceEarned != value || prov.BytesServed != served || prov.Penalties != value || (served > 0) != (prov.BandwidthEarned > 0) {
-			t.Errorf("%s's log: provider account %+v, want space %d, %d bytes served, penalties %d", who.id, prov, value, served, value)
+		if prov.SpaceEarned != value || prov.BytesServed != served || prov.Penalties != 2*value || (served > 0) != (prov.BandwidthEarned > 0) {
+			t.Errorf("%s's log: provider account %+v, want space %d, %d bytes served, penalties %d", who.id, prov, value, served, 2*value)
 		}
 	}
 }
@@ -281,5 +281,20 @@ func TestEpochValueDoesNotOverflow(t *testing.T) {
 	d.PricePerGiBMonth = ^uint64(0)
 	if got := EpochValue(d, ^uint64(0)); got != ^uint64(0) {
 		t.Errorf("EpochValue at the limits = %d, want saturation", got)
+	}
+}
+
+func TestPenaltyIsNeverNothing(t *testing.T) {
+	tiny := &ledger.Deal{Size: 1, PricePerGiBMonth: 1}
+	if got := Penalty(tiny, 1); got != 1 {
+		t.Errorf("Penalty of a worthless epoch = %d, want 1", got)
+	}
+	d := &ledger.Deal{Size: 1 << 30, PricePerGiBMonth: DefaultTerms.PricePerGiBMonth}
+	if got, want := Penalty(d, MonthSeconds), 2*DefaultTerms.PricePerGiBMonth; got != want {
+		t.Errorf("Penalty of a GiB-month = %d, want %d", got, want)
+	}
+	huge := &ledger.Deal{Size: 1 << 31, PricePerGiBMonth: ^uint64(0)}
+	if got := Penalty(huge, MonthSeconds); got > ledger.MaxAmount {
+		t.Errorf("Penalty = %d, above the ledger's bound %d", got, uint64(ledger.MaxAmount))
 	}
 }

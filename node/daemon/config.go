@@ -51,7 +51,7 @@ type Config struct {
 	// Epoch is how often the node challenges the providers holding its
 	// files ("" or 0: DefaultEpoch), as a Go duration ("1h", "30s").
 	Epoch Duration `json:"epoch,omitempty"`
-	// PricePerGiBMonth and PricePerGiB are, in micro-units, what the node
+	// PricePerGiBMonth and PricePerGiB are, in nano-units, what the node
 	// offers as a client and accepts at least as a provider for keeping a
 	// GiB for 30 days and for serving a GiB (0: book.DefaultTerms).
 	PricePerGiBMonth uint64 `json:"price_per_gib_month,omitempty"`

@@ -13,7 +13,7 @@ const (
 // MaxLedgerPage bounds the entries one GET /v1/ledger/entries returns.
 const MaxLedgerPage = 1000
 
-// Account is one party's balance in micro-units, as the node's ledger
+// Account is one party's balance in nano-units, as the node's ledger
 // shows it (ledger.Account).
 type Account struct {
 	Party           string `json:"party"`
