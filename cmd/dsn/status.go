@@ -51,6 +51,10 @@ func newStatusCmd() *cobra.Command {
 			} else {
 				fmt.Fprintln(out, "storage        not a provider")
 			}
+			fmt.Fprintf(out, "ledger         %d entries; checkpoints of %d other nodes kept\n", s.LedgerEntries, s.Witnessed)
+			for _, d := range s.Distrusted {
+				fmt.Fprintf(out, "DISTRUSTED     %s\n", d)
+			}
 			return nil
 		},
 	}
