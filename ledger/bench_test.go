@@ -69,7 +69,7 @@ func BenchmarkAppend(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 		})
 		b.Run(fmt.Sprintf("batch=%d/pebble", size), func(b *testing.B) {
-			db, err := pebble.Open(b.TempDir(), &pebble.Options{})
+			db, err := pebble.Open(b.TempDir(), quietPebble())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -4,9 +4,13 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"log/slog"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/pebblelog"
 )
 
 // testKey returns a fixed key named by name, so golden files and
@@ -128,4 +132,10 @@ func honest(t testing.TB) []Entry {
 		newReceipt(t, testShard, 2, 1, 1<<29),
 		newCredit(t, testShard, 1003),
 	}
+}
+
+// quietPebble returns options for opening a log's store directly, with
+// pebble's routine log lines dropped.
+func quietPebble() *pebble.Options {
+	return &pebble.Options{Logger: pebblelog.New(slog.New(slog.DiscardHandler), "test")}
 }

@@ -22,7 +22,7 @@ func tamperLog(t *testing.T, f func(t *testing.T, db *pebble.DB)) *Log {
 		t.Fatal(err)
 	}
 	must(t, l.Close())
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebble.Open(dir, quietPebble())
 	must(t, err)
 	f(t, db)
 	must(t, db.Close())
@@ -149,7 +149,7 @@ func TestAttackRewrittenHistory(t *testing.T) {
 	appendAll(t, f, append(append([]Entry{}, es[:6]...), es[7:]...)...)
 	appendAll(t, f, newCredit(t, testShard, 1002))
 	must(t, f.Close())
-	db, err := pebble.Open(forged, &pebble.Options{})
+	db, err := pebble.Open(forged, quietPebble())
 	must(t, err)
 	set(t, db, u64Key(keyCheckpoint, 0), cp.Note)
 	must(t, db.Close())
