@@ -10,9 +10,9 @@
 // pass to be appended, the log's storage, checkpoints and proofs, and the
 // folding of entries into balances. It does not own how entries travel
 // between nodes, when audits run, converting libp2p peer IDs to keys, or
-// settling balances; package node does those. Subpackage batch
-// (another package) verifies many signatures at once; verifySigs is the
-// single place that would call it.
+// settling balances; package node does those. Signatures are checked in
+// one place, with package ledger/batch (batch verification that gives
+// exactly crypto/ed25519's answers) spread over the CPUs.
 //
 // # Parties and entries
 //

@@ -38,6 +38,9 @@ type Log struct {
 	owner PublicKey
 	db    *pebble.DB
 
+	// verifyMu serializes Verify calls, which share a scratch store.
+	verifyMu sync.Mutex
+
 	mu     sync.Mutex
 	closed bool
 	size   int64

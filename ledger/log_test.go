@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 func TestHonestHistoryAndReopen(t *testing.T) {
@@ -285,5 +287,29 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := l.Verify(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Verify after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestCrashKeepsAcknowledgedEntries cuts power after appends: the store
+// as last synced must hold every acknowledged entry and verify.
+func TestCrashKeepsAcknowledgedEntries(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	l, err := Open("log", providerKey, &Options{FS: fs})
+	must(t, err)
+	es := honest(t)
+	_, err = l.AppendBatch(es[:5])
+	must(t, err)
+	appendAll(t, l, es[5:]...)
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
+	l.Close()
+
+	l2, err := Open("log", providerKey, &Options{FS: crashed})
+	must(t, err)
+	defer l2.Close()
+	if l2.Size() != int64(len(es)) {
+		t.Errorf("after a crash Size() = %d, want the %d acknowledged", l2.Size(), len(es))
+	}
+	if _, err := l2.Verify(context.Background()); err != nil {
+		t.Errorf("Verify() after a crash = %v", err)
 	}
 }

@@ -44,6 +44,8 @@ type VerifySummary struct {
 // Memory stays constant in the log's size: entries are streamed, the
 // tree needs one hash per level, and the rule indexes live on disk.
 func (l *Log) Verify(ctx context.Context) (VerifySummary, error) {
+	l.verifyMu.Lock()
+	defer l.verifyMu.Unlock()
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
