@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/dsn-project/dsn/node/daemon"
+	"github.com/dsn-project/dsn/node/daemon/api"
+)
+
+// TestTestnetLedger runs what the ledger is for, on a testnet of real
+// processes with 2-second epochs: a store makes deals, a retrieval earns
+// its providers receipts, the client's audits every epoch earn them
+// credits; every provider's own ledger then shows what the client's
+// ledger says it earned, every ledger verifies, and a ledger altered
+// behind its node's back fails verification at the altered index.
+func TestTestnetLedger(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds dsn and runs seven processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := buildDSN(t)
+	dir := filepath.Join(t.TempDir(), "tn")
+	t.Cleanup(func() { exec.Command(bin, "testnet", "down", "--dir", dir, "--timeout", "5s").Run() })
+	dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", "6", "--dir", dir, "--capacity", "256MiB", "--epoch", "2s")
+	env := []string{"DSN_REPO=" + filepath.Join(dir, "client")}
+
+	data := make([]byte, 9<<20)
+	rand.NewChaCha8([32]byte{5}).Read(data)
+	in := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(in, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(dsnCmd(t, ctx, bin, env, "store", in)), "\n")
+	ref := lines[len(lines)-1]
+	dsnCmd(t, ctx, bin, env, "retrieve", ref, "-o", filepath.Join(t.TempDir(), "out"))
+
+	providers := make([]*api.Client, 6)
+	for i := range providers {
+		c, err := api.Dial(ctx, filepath.Join(dir, "node-"+strconv.Itoa(i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		providers[i] = c
+	}
+	self := func(b *api.Balance) api.Account {
+		for _, a := range b.Accounts {
+			if a.Party == b.Self {
+				return a
+			}
+		}
+		return api.Account{Party: b.Self}
+	}
+	// Two settled epochs: every provider that holds shards has earned
+	// for space at least twice.
+	waitFor(t, ctx, "two epochs of credits on every provider holding shards", func() bool {
+		for _, c := range providers {
+			st, err := c.Status(ctx)
+			if err != nil {
+				return false
+			}
+			b, err := c.LedgerBalance(ctx)
+			if err != nil {
+				return false
+			}
+			if st.Shards > 0 && self(b).SpaceEarned < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	// Stop the client: no more audits, so that both sides' ledgers can be
+	// compared as they stand.
+	stopNode(t, ctx, filepath.Join(dir, "client"))
+	out := dsnCmd(t, ctx, bin, env, "ledger", "balance", "--json")
+	var clientView struct{ Accounts []api.Account }
+	if err := jsonUnmarshal(out, &clientView); err != nil {
+		t.Fatal(err)
+	}
+	owed := map[string]api.Account{}
+	for _, a := range clientView.Accounts {
+		owed[a.Party] = a
+	}
+	var served uint64
+	for i, c := range providers {
+		b, err := c.LedgerBalance(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine := self(b)
+		served += mine.BytesServed
+		if theirs := owed[b.Self]; mine.SpaceEarned != theirs.SpaceEarned || mine.Penalties != theirs.Penalties {
+			t.Errorf("node-%d: its ledger says space %d, penalties %d; the client's says %d, %d",
+				i+1, mine.SpaceEarned, mine.Penalties, theirs.SpaceEarned, theirs.Penalties)
+		}
+		if mine.BytesServed > 0 && mine.BandwidthEarned == 0 {
+			t.Errorf("node-%d served %d bytes and earned nothing for them", i+1, mine.BytesServed)
+		}
+		v, err := c.LedgerVerify(ctx)
+		if err != nil || v.Entries != b.Entries {
+			t.Errorf("node-%d: ledger verify = %+v, %v; want all %d entries", i+1, v, err, b.Entries)
+		}
+	}
+	// The retrieval fetched at least the 4 data-or-parity shards of each
+	// of its 3 segments of 3 MiB: each receipted.
+	if served < 9<<20 || served > 9<<20*6/4+6*4096 {
+		t.Errorf("receipts for %d bytes, want at least the %d stored bytes and at most their expansion", served, 9<<20)
+	}
+	if out := dsnCmd(t, ctx, bin, env, "ledger", "verify"); !strings.Contains(out, "ledger OK") {
+		t.Errorf("dsn ledger verify of the client: %s", out)
+	}
+
+	// Alter entry 1 of node-1's ledger behind its back: verify names it.
+	rdir := filepath.Join(dir, "node-1")
+	stopNode(t, ctx, rdir)
+	db, err := pebble.Open(filepath.Join(rdir, daemon.LedgerDir), &pebble.Options{Logger: quietPebble{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := binary.BigEndian.AppendUint64([]byte{'e'}, 1)
+	v, closer, err := db.Get(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	altered := bytes.Clone(v)
+	closer.Close()
+	altered[len(altered)-1] ^= 1
+	if err := db.Set(key, altered, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cmd := exec.CommandContext(ctx, bin, "ledger", "verify", "--repo", rdir)
+	outb, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitLedgerInvalid || !strings.Contains(string(outb), "index 1: entry altered") {
+		t.Errorf("dsn ledger verify of an altered ledger = %v:\n%s\nwant exit %d naming index 1 as altered", err, outb, exitLedgerInvalid)
+	}
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+type quietPebble struct{}
+
+func (quietPebble) Infof(string, ...any)  {}
+func (quietPebble) Errorf(string, ...any) {}
+func (quietPebble) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}
