@@ -224,6 +224,18 @@ func TestDealRules(t *testing.T) {
 	must(t, foreign.SignClient(clientKey))
 	must(t, foreign.SignProvider(otherKey))
 	wantRefused(t, l, foreign, ErrNotParty)
+
+	// Malformed entries never reach the store.
+	var many []PublicKey
+	for i := range MaxAuditors + 1 {
+		many = append(many, PublicKey{0xff, byte(i)})
+	}
+	wide := newDeal(t, shard2, dealFrom, dealTo)
+	wide.Auditors = many
+	wantRefused(t, l, wide, ErrMalformed)
+	empty := newDeal(t, shard2, dealFrom, dealTo)
+	empty.Start = empty.End
+	wantRefused(t, l, empty, ErrMalformed)
 }
 
 // TestAuditorAndClientLogs checks that the other parties can keep the
