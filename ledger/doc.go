@@ -51,8 +51,8 @@
 // party (a deal by both client and provider, a receipt by its client, a
 // credit or penalty by its auditor); no party vouches for itself (client
 // or auditor equal to the provider: ErrSelfDealing); the log's owner is a
-// party, and a receipt names the owner as provider (only providers log
-// receipts); deals of one (shard, client, provider) never overlap in
+// party, and a receipt names the owner as its provider (who is paid on
+// it) or client (who owes it); deals of one (shard, client, provider) never overlap in
 // time; a receipt has a deal for its shard and parties, its session
 // stays on one shard, its sequence number is above every earlier one of
 // the session (replays, lowered and reordered receipts fail), its bytes

@@ -239,13 +239,20 @@ func TestDealRules(t *testing.T) {
 }
 
 // TestAuditorAndClientLogs checks that the other parties can keep the
-// entries they are party to.
+// entries they are party to: a client its receipts too (what it owes),
+// an auditor not (it neither pays nor is paid for bandwidth).
 func TestAuditorAndClientLogs(t *testing.T) {
 	for name, key := range map[string]ed25519.PrivateKey{"auditor": auditorKey, "client": clientKey} {
 		t.Run(name, func(t *testing.T) {
 			l := openLog(t, t.TempDir(), key)
 			appendAll(t, l, newDeal(t, testShard, dealFrom, dealTo), newCredit(t, testShard, 1000), newPenalty(t, testShard, 1001))
-			wantRefused(t, l, newReceipt(t, testShard, 1, 1, 1), ErrNotParty)
+			r := newReceipt(t, testShard, 1, 1, 1)
+			if name == "client" {
+				appendAll(t, l, r)
+				wantRefused(t, l, r, ErrSequence)
+				return
+			}
+			wantRefused(t, l, r, ErrNotParty)
 		})
 	}
 }

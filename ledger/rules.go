@@ -141,11 +141,12 @@ func (r *rules) party(e Entry) error {
 			}
 		}
 	case *Receipt:
-		// Only the provider logs receipts: they are what it is paid on.
-		if o == e.Provider {
+		// The provider logs receipts because they are what it is paid
+		// on, the client because they are what it owes.
+		if o == e.Provider || o == e.Client {
 			return nil
 		}
-		return fmt.Errorf("%w: receipt names provider %s, this log is %s's", ErrNotParty, e.Provider.Short(), o.Short())
+		return fmt.Errorf("%w: receipt names provider %s and client %s, this log is %s's", ErrNotParty, e.Provider.Short(), e.Client.Short(), o.Short())
 	case *Credit:
 		if o == e.Provider || o == e.Client || o == e.Auditor {
 			return nil

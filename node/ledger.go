@@ -95,11 +95,17 @@ func (c *Client) sendReceipts(ctx context.Context, taken []served) {
 			var session ledger.SessionID
 			rand.Read(session[:])
 			r, err := c.opts.Book.NewReceipt(s.p, s.id, session, 1, uint64(s.bytes))
-			if err == nil {
-				err = ledgerproto.Submit(ctx, c.t, s.p, r)
+			if err != nil {
+				c.log.Error("receipt", "provider", s.p, "shard", s.id.Short(), "err", err)
+				return
 			}
-			if err != nil && !errors.Is(err, context.Canceled) {
+			// The provider's copy is what it is paid on, this node's
+			// what it owes; each is kept whatever became of the other.
+			if err := ledgerproto.Submit(ctx, c.t, s.p, r); err != nil && !errors.Is(err, context.Canceled) {
 				c.log.Warn("receipt not delivered", "provider", s.p, "shard", s.id.Short(), "err", err)
+			}
+			if err := c.opts.Book.Record(ctx, r); err != nil {
+				c.log.Error("receipt not recorded", "provider", s.p, "shard", s.id.Short(), "err", err)
 			}
 		})
 	}

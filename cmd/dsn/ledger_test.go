@@ -103,9 +103,11 @@ func TestTestnetLedger(t *testing.T) {
 		}
 		mine := self(b)
 		served += mine.BytesServed
-		if theirs := owed[b.Self]; mine.SpaceEarned != theirs.SpaceEarned || mine.Penalties != theirs.Penalties {
-			t.Errorf("node-%d: its ledger says space %d, penalties %d; the client's says %d, %d",
-				i+1, mine.SpaceEarned, mine.Penalties, theirs.SpaceEarned, theirs.Penalties)
+		if theirs := owed[b.Self]; mine.SpaceEarned != theirs.SpaceEarned || mine.Penalties != theirs.Penalties ||
+			mine.BytesServed != theirs.BytesServed || mine.BandwidthEarned != theirs.BandwidthEarned {
+			t.Errorf("node-%d: its ledger says space %d, penalties %d, served %d for %d; the client's says %d, %d, %d, %d",
+				i+1, mine.SpaceEarned, mine.Penalties, mine.BytesServed, mine.BandwidthEarned,
+				theirs.SpaceEarned, theirs.Penalties, theirs.BytesServed, theirs.BandwidthEarned)
 		}
 		if mine.BytesServed > 0 && mine.BandwidthEarned == 0 {
 			t.Errorf("node-%d served %d bytes and earned nothing for them", i+1, mine.BytesServed)
