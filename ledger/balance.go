@@ -9,7 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Units of Balance. Prices are integers in micro-units; sizes in bytes;
+// Units of Balance. Prices are integers in nano-units; sizes in bytes;
 // times in seconds.
 const (
 	// GiB is the byte unit prices are quoted in.
@@ -18,10 +18,10 @@ const (
 	MonthSeconds = 30 * 24 * 3600
 )
 
-// Account is what one party has earned and owes, in micro-units unless
+// Account is what one party has earned and owes, in nano-units unless
 // the name says otherwise. Each amount is, per (provider, client) pair,
 // the exact sum rounded down once, so what providers earn from a client
-// is exactly what that client owes, to the micro-unit.
+// is exactly what that client owes, to the nano-unit.
 type Account struct {
 	Party PublicKey
 	// As a provider.

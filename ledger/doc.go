@@ -104,7 +104,7 @@
 //
 // # Balances
 //
-// Balance folds entries into accounts in integer micro-units: space is
+// Balance folds entries into accounts in integer nano-units: space is
 // Σ Bytes × EpochSeconds × PricePerGiBMonth / (2^30 × 2,592,000);
 // bandwidth is, per session, the latest receipt's bytes × PricePerGiB /
 // 2^30, priced by the latest deal of the shard and parties when the

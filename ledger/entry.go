@@ -23,13 +23,13 @@ const (
 	MaxEntrySize = 4 << 10
 	// MaxAuditors bounds the auditors a deal names.
 	MaxAuditors = 16
-	// MaxPrice bounds a price, in micro-units (about a million units).
+	// MaxPrice bounds a price, in nano-units (about a thousand units).
 	MaxPrice = 1 << 40
 	// MaxTime bounds a Unix time in seconds (some 34,000 years).
 	MaxTime = 1 << 40
 	// MaxEpochSeconds bounds an epoch's length: one leap year.
 	MaxEpochSeconds = 366 * 24 * 3600
-	// MaxAmount bounds a penalty, in micro-units.
+	// MaxAmount bounds a penalty, in nano-units.
 	MaxAmount = 1 << 48
 )
 
@@ -124,9 +124,9 @@ type Deal struct {
 	// Size is the shard's size in bytes, 1..dsn.MaxShardSize.
 	Size uint64
 	// PricePerGiBMonth is what storing one GiB (2^30 bytes) for one month
-	// (30 days) costs, in micro-units.
+	// (30 days) costs, in nano-units.
 	PricePerGiBMonth uint64
-	// PricePerGiB is what serving one GiB costs, in micro-units.
+	// PricePerGiB is what serving one GiB costs, in nano-units.
 	PricePerGiB uint64
 	// Start and End bound the deal in Unix seconds: [Start, End).
 	Start, End uint64
@@ -180,7 +180,7 @@ type Penalty struct {
 	Epoch        uint64
 	EpochSeconds uint64
 	Outcome      Outcome
-	// Amount is what the provider forfeits to the client, in micro-units,
+	// Amount is what the provider forfeits to the client, in nano-units,
 	// at most MaxAmount.
 	Amount     uint64
 	AuditorSig Signature
