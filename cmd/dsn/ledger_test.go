@@ -83,6 +83,17 @@ func TestTestnetLedger(t *testing.T) {
 		}
 		return true
 	})
+	// Checkpoints travel by gossip: the client holds every provider's,
+	// each checked, and distrusts none.
+	cdir := filepath.Join(dir, "client")
+	cc, err := api.Dial(ctx, cdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the client to witness every provider's checkpoints", func() bool {
+		st, err := cc.Status(ctx)
+		return err == nil && st.Witnessed >= 6 && len(st.Distrusted) == 0
+	})
 	// Stop the client: no more audits, so that both sides' ledgers can be
 	// compared as they stand.
 	stopNode(t, ctx, filepath.Join(dir, "client"))
