@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -137,6 +138,44 @@ func TestTestnetLedger(t *testing.T) {
 		t.Errorf("dsn ledger verify of the client: %s", out)
 	}
 
+	// dsn audit, here through a temporary node since the client daemon
+	// is stopped: every shard passes; then a shard corrupted on its
+	// provider's disk fails, and the exit status says so.
+	var auditJSON api.AuditResult
+	if err := jsonUnmarshal(dsnCmd(t, ctx, bin, env, "audit", "--json", ref), &auditJSON); err != nil || len(auditJSON.Shards) != 6 {
+		t.Fatalf("dsn audit --json: %v, %d shards; want the 6 of one segment", err, len(auditJSON.Shards))
+	}
+	for _, a := range auditJSON.Shards {
+		if a.Result != api.ResultPass || a.Scheme != "compact" {
+			t.Errorf("dsn audit of an intact file: shard %d/%d %s %s (%s), want a compact pass", a.Segment, a.Shard, a.Scheme, a.Result, a.Reason)
+		}
+	}
+	victim := auditJSON.Shards[4]
+	paths, _ := filepath.Glob(filepath.Join(dir, "node-*", daemon.ShardsDir, "shards", victim.ID[:2], victim.ID))
+	if len(paths) != 1 {
+		t.Fatalf("shard %s found in %d provider stores, want 1", victim.ID, len(paths))
+	}
+	b, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(b); i += 512 {
+		b[i] ^= 0x80
+	}
+	if err := os.WriteFile(paths[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, bin, "audit", ref)
+	cmd.Env = append(os.Environ(), env...)
+	auditOut, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitAuditFailed {
+		t.Fatalf("dsn audit with a corrupted shard = %v, want exit status %d:\n%s", err, exitAuditFailed, auditOut)
+	}
+	failed := regexp.MustCompile(`(?m)^0\s+(\d)\s+\S+\s+compact\s+fail\s`).FindAllStringSubmatch(string(auditOut), -1)
+	if len(failed) != 1 || failed[0][1] != "4" || strings.Count(string(auditOut), " pass ") != 5 {
+		t.Errorf("dsn audit with shard 0/4 corrupted: want exactly that shard failed:\n%s", auditOut)
+	}
+
 	// Alter entry 1 of node-1's ledger behind its back: verify names it.
 	rdir := filepath.Join(dir, "node-1")
 	stopNode(t, ctx, rdir)
@@ -156,7 +195,7 @@ func TestTestnetLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	cmd := exec.CommandContext(ctx, bin, "ledger", "verify", "--repo", rdir)
+	cmd = exec.CommandContext(ctx, bin, "ledger", "verify", "--repo", rdir)
 	outb, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitLedgerInvalid || !strings.Contains(string(outb), "index 1: entry altered") {
 		t.Errorf("dsn ledger verify of an altered ledger = %v:\n%s\nwant exit %d naming index 1 as altered", err, outb, exitLedgerInvalid)
