@@ -69,6 +69,14 @@ func TestAuditFile(t *testing.T) {
 		}
 	}
 
+	// The outboards were built as the shards arrived: no provider read a
+	// shard back to build one.
+	for _, p := range l.Providers {
+		if n := p.Audit.Stats().OutboardsBuilt; n != 0 {
+			t.Errorf("%s built %d outboards from stored shards, want 0", l.Name(p.ID), n)
+		}
+	}
+
 	// One provider's aggregated proof covers all it holds.
 	p := m.Segments[0].Shards[0].Provider
 	var targets []compact.Target

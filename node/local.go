@@ -44,6 +44,12 @@ type Provider struct {
 	prepared    sync.WaitGroup
 }
 
+// ProofSidecars is the shardstore.Options.Sidecars of a provider: the
+// Merkle outboard of every shard, built from its bytes as they arrive.
+func ProofSidecars(dsn.ShardID, int64) []shardstore.SidecarBuilder {
+	return []shardstore.SidecarBuilder{auditproto.OutboardBuilder()}
+}
+
 // prepareQueue bounds the shards waiting for their proof material to be
 // built; beyond it, a shard's first challenge builds it.
 const prepareQueue = 256
@@ -236,7 +242,7 @@ func StartLocalNetwork(ctx context.Context, dir string, n int, opts LocalOptions
 			continue
 		}
 		wg.Go(func() {
-			stores[i], errs[i] = shardstore.Open(filepath.Join(dir, providerID(i)), shardstore.Options{Capacity: opts.Capacity})
+			stores[i], errs[i] = shardstore.Open(filepath.Join(dir, providerID(i)), shardstore.Options{Capacity: opts.Capacity, Sidecars: ProofSidecars})
 		})
 	}
 	wg.Wait()

@@ -121,7 +121,7 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 	cfg := r.Config
 
 	if cfg.Capacity > 0 {
-		st, err := shardstore.Open(r.Path(ShardsDir), shardstore.Options{Capacity: cfg.Capacity, Logger: log.With("component", "shardstore")})
+		st, err := shardstore.Open(r.Path(ShardsDir), shardstore.Options{Capacity: cfg.Capacity, Logger: log.With("component", "shardstore"), Sidecars: node.ProofSidecars})
 		if err != nil {
 			return nil, fmt.Errorf("start: %w", err)
 		}

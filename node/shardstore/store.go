@@ -33,6 +33,20 @@ type Options struct {
 	// are replaced by the ones above. Tests use it to shrink caches; nil
 	// means pebble's defaults.
 	Pebble *pebble.Options
+	// Sidecars, if set, gives the builders of the sidecars every shard
+	// received gets: each sees the shard's verified bytes as they arrive,
+	// and its sidecar is committed with the shard's index entry. Proof
+	// material is built this way without reading the shard back.
+	Sidecars func(id dsn.ShardID, size int64) []SidecarBuilder
+}
+
+// SidecarBuilder is fed a shard's bytes as they are received, in order,
+// and then gives the sidecar to keep with the shard.
+type SidecarBuilder interface {
+	io.Writer
+	// Sidecar returns the sidecar's name and value once every byte of
+	// the shard id has been written.
+	Sidecar(id dsn.ShardID) (name string, value []byte, err error)
 }
 
 // Directory layout under the store's root.
@@ -60,6 +74,7 @@ type Store struct {
 	tmpDir    string
 	capacity  int64
 	log       *slog.Logger
+	sidecars  func(id dsn.ShardID, size int64) []SidecarBuilder
 	tmpSeq    atomic.Uint64
 	// rangedWriteback is cleared once SyncTo turns out to be a full sync.
 	rangedWriteback atomic.Bool
@@ -113,6 +128,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		tmpDir:    fs.PathJoin(dir, tmpDirName),
 		capacity:  opts.Capacity,
 		log:       log,
+		sidecars:  opts.Sidecars,
 		idLocks:   make(map[dsn.ShardID]*idLock),
 	}
 	s.rangedWriteback.Store(true)
@@ -280,8 +296,17 @@ func (s *Store) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r 
 			s.release(size)
 		}
 	}()
-	tmp, err := s.writeTemp(ctx, id, size, r)
+	var builders []SidecarBuilder
+	if s.sidecars != nil {
+		builders = s.sidecars(id, size)
+	}
+	tmp, err := s.writeTemp(ctx, id, size, r, builders)
 	if err != nil {
+		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
+	}
+	sidecars, err := buildSidecars(id, builders)
+	if err != nil {
+		s.fs.Remove(tmp)
 		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
 	}
 	// Whatever happens below, the temp name must go; after a successful
@@ -290,7 +315,7 @@ func (s *Store) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
 	}
-	committed, err = s.commit(id, size, tmp)
+	committed, err = s.commit(id, size, tmp, sidecars)
 	if err != nil {
 		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
 	}
@@ -300,7 +325,7 @@ func (s *Store) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r 
 // writeTemp copies the verified bytes into a new file under tmp/ and syncs
 // it. It returns the file's name only if the verifying reader reached
 // io.EOF, that is, the bytes are complete and hash to id.
-func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.Reader) (_ string, err error) {
+func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.Reader, builders []SidecarBuilder) (_ string, err error) {
 	name := s.fs.PathJoin(s.tmpDir, id.String()+"."+strconv.FormatUint(s.tmpSeq.Add(1), 10))
 	f, err := s.fs.Create(name, vfs.WriteCategoryUnspecified)
 	if err != nil {
@@ -331,6 +356,13 @@ func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.
 		var n int
 		n, rerr = vr.Read(buf)
 		if n > 0 {
+			// The builders see the bytes here, on the reading
+			// goroutine, before the writer may reuse the buffer. Bytes
+			// that turn out not to hash to id are never committed, so
+			// neither is what the builders made of them.
+			for _, b := range builders {
+				b.Write(buf[:n])
+			}
 			w.full <- buf[:n]
 		} else {
 			w.free <- buf
@@ -437,7 +469,29 @@ func (w *chunkWriter) finish() error {
 
 // commit moves the synced temp file into place and records it. It reports
 // whether the reservation became committed usage.
-func (s *Store) commit(id dsn.ShardID, size int64, tmp string) (bool, error) {
+// buildSidecars collects what the builders made of a received shard.
+func buildSidecars(id dsn.ShardID, builders []SidecarBuilder) (map[string][]byte, error) {
+	if len(builders) == 0 {
+		return nil, nil
+	}
+	out := make(map[string][]byte, len(builders))
+	for _, b := range builders {
+		name, v, err := b.Sidecar(id)
+		if err != nil {
+			return nil, fmt.Errorf("build sidecar: %w", err)
+		}
+		if err := checkSidecarName(name); err != nil {
+			return nil, err
+		}
+		if len(v) > MaxSidecarSize {
+			return nil, fmt.Errorf("sidecar %s of %d bytes, at most %d", name, len(v), MaxSidecarSize)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func (s *Store) commit(id dsn.ShardID, size int64, tmp string, sidecars map[string][]byte) (bool, error) {
 	l := s.lockID(id)
 	defer s.unlockID(id, l)
 	s.dbMu.RLock()
@@ -471,6 +525,9 @@ func (s *Store) commit(id dsn.ShardID, size int64, tmp string) (bool, error) {
 	defer b.Close()
 	b.Set(shardKey(id), entry.encode(), nil)
 	b.Set(usageKey, next.encode(), nil)
+	for name, v := range sidecars {
+		b.Set(sidecarKey(id, name), v, nil)
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		s.fs.Remove(final)
 		return false, fmt.Errorf("commit index: %w", err)
