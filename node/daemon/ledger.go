@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -70,8 +71,14 @@ func (d *Daemon) gossipCheckpoints(ctx context.Context) {
 		d.log.Warn("checkpoint gossip off", "err", err)
 		return
 	}
-	defer topic.Close()
-	go d.watchCheckpoints(ctx, topic)
+	var watch sync.WaitGroup
+	defer func() {
+		// Closing the topic ends the watcher; wait for it, so that
+		// nothing touches the ledger once the daemon has stopped.
+		topic.Close()
+		watch.Wait()
+	}()
+	watch.Go(func() { d.watchCheckpoints(ctx, topic) })
 	every := min(d.repo.Config.EpochOrDefault(), checkpointEvery)
 	t := time.NewTicker(every)
 	defer t.Stop()
