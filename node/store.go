@@ -324,7 +324,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 			uploads <- struct{}{}
 			uw.Go(func() {
 				defer func() { <-uploads }()
-				seg, err := c.placeSegment(ctx, s.index, s.shards, s.ids, &stored, progress)
+				seg, err := c.placeSegment(ctx, s.index, s.shards, s.ids, nil, &stored, progress)
 				if err != nil {
 					fail(err)
 					return
@@ -429,13 +429,22 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 // parallel. A provider that refuses or fails is
 // replaced by the next closest candidate not already holding a shard of
 // the segment.
-func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, ids []dsn.ShardID, stored *atomic.Int64, progress func()) (manifest.Segment, error) {
+//
+// keep, when not nil, names for each shard the peer that already holds it
+// ("" for the shards to place): repair places only the missing shards of a
+// segment, by the same rule, apart from the holders that remain; shards[i]
+// is then nil for every kept shard.
+func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, ids []dsn.ShardID, keep []dsn.PeerID, stored *atomic.Int64, progress func()) (manifest.Segment, error) {
 	out := manifest.Segment{Shards: make([]manifest.Shard, len(shards))}
+	kept := func(i int) bool { return keep != nil && keep[i] != "" }
 
 	// Each shard's candidates, closest first, looked up in parallel.
 	cands := make([][]dsn.PeerID, len(shards))
 	var lw sync.WaitGroup
 	for i := range shards {
+		if kept(i) {
+			continue
+		}
 		lw.Go(func() { cands[i] = c.candidates(ctx, ids[i]) })
 	}
 	lw.Wait()
@@ -448,6 +457,15 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 			subnets[p] = c.subnets(p)
 		}
 		return subnets[p]
+	}
+	for i := range shards {
+		if kept(i) {
+			out.Shards[i] = manifest.Shard{ID: ids[i], Provider: keep[i]}
+			taken[keep[i]] = true
+			for _, n := range netsOf(keep[i]) {
+				nets[n]++
+			}
+		}
 	}
 	// next picks for shard i the closest candidate that holds no other
 	// shard of the segment and was not tried, preferring one on a network
@@ -489,11 +507,16 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 	first := make([]dsn.PeerID, len(shards))
 	firstOK := make([]bool, len(shards))
 	for i := range shards {
-		first[i], firstOK[i] = next(i, nil)
+		if !kept(i) {
+			first[i], firstOK[i] = next(i, nil)
+		}
 	}
 	errs := make([]error, len(shards))
 	var wg sync.WaitGroup
 	for i, sh := range shards {
+		if kept(i) {
+			continue
+		}
 		wg.Go(func() {
 			var tags []byte
 			if c.opts.ProofKey != nil {
