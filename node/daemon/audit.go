@@ -59,6 +59,9 @@ func (d *Daemon) auditLoop(ctx context.Context) {
 			d.log.Info("audited", "epoch", epoch, "files", sum.Files, "shards", sum.Shards, "passed", sum.Passed,
 				"failed", sum.Failed, "missed", sum.Missed, "took", time.Since(start).Round(time.Millisecond))
 		}
+		if sum.Failed+sum.Missed > 0 {
+			d.RepairFiles(ctx)
+		}
 	}
 }
 
@@ -227,4 +230,55 @@ func outcome(o auditproto.Outcome) owned.Outcome {
 		return owned.Missed
 	}
 	return "aborted"
+}
+
+// RepairFiles repairs every file of this node's with a segment whose
+// healthy shards fell to the repair threshold, and records the new
+// holders. A shard is healthy unless the latest audit of it on its
+// current holder failed or was missed: a shard not audited yet is given
+// the benefit of the doubt, or every new file would be "repaired".
+func (d *Daemon) RepairFiles(ctx context.Context) (repaired int) {
+	files, err := d.files.Files(nil)
+	if err != nil {
+		d.log.Warn("repair: list files", "err", err)
+		return 0
+	}
+	for _, f := range files {
+		hs, err := d.files.Health(f.Reference.Manifest)
+		if err != nil {
+			d.log.Warn("repair: audit history", "file", f.Reference.Manifest, "err", err)
+			continue
+		}
+		bad := map[[2]int]bool{}
+		for _, h := range hs {
+			if h.Last == nil || h.Segment >= len(f.Manifest.Segments) || h.Shard >= len(f.Manifest.Segments[h.Segment].Shards) {
+				continue
+			}
+			if h.Last.Provider == f.Manifest.Segments[h.Segment].Shards[h.Shard].Provider && h.Last.Outcome != owned.Pass {
+				bad[[2]int{h.Segment, h.Shard}] = true
+			}
+		}
+		if len(bad) == 0 {
+			continue
+		}
+		m, done, err := d.client.RepairFile(ctx, f.Manifest, func(s, j int) bool { return !bad[[2]int{s, j}] }, 0)
+		if len(done) > 0 {
+			if aerr := d.files.Add(owned.File{Reference: f.Reference, Manifest: m, Stored: f.Stored}); aerr != nil {
+				d.log.Error("repair: record new holders", "file", f.Reference.Manifest, "err", aerr)
+			}
+			for _, r := range done {
+				placed := make([]string, len(r.Placed))
+				for i, p := range r.Placed {
+					placed[i] = d.opts.PeerString(p)
+				}
+				d.log.Info("repaired", "file", f.Reference.Manifest, "segment", r.Segment, "healthy_before", r.Healthy,
+					"rebuilt", r.Rebuilt, "placed_on", placed)
+			}
+			repaired++
+		}
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("repair", "file", f.Reference.Manifest, "err", err)
+		}
+	}
+	return repaired
 }

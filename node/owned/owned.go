@@ -76,10 +76,13 @@ const (
 
 // Audit is one challenge of one shard and what came of it.
 type Audit struct {
-	Epoch      uint64        `json:"epoch"`
-	Time       time.Time     `json:"time"`
-	Scheme     string        `json:"scheme"`
-	Provider   dsn.PeerID    `json:"provider"`
+	Epoch    uint64     `json:"epoch"`
+	Time     time.Time  `json:"time"`
+	Scheme   string     `json:"scheme"`
+	Provider dsn.PeerID `json:"-"`
+	// ProviderBytes carries Provider in JSON: a peer ID is binary (a
+	// libp2p ID's bytes), which JSON strings would mangle.
+	ProviderBytes []byte `json:"provider"`
 	Outcome    Outcome       `json:"outcome"`
 	Latency    time.Duration `json:"latency"`
 	ProofBytes int           `json:"proof_bytes"`
@@ -249,6 +252,7 @@ func (d *DB) RecordAudit(c cid.Cid, seg, shard int, a Audit) error {
 		return fmt.Errorf("record audit: unknown outcome %q", a.Outcome)
 	}
 	h.Version, h.Segment, h.Shard = recordVersion, seg, shard
+	a.ProviderBytes = []byte(a.Provider)
 	h.Last = &a
 	b, err := json.Marshal(h)
 	if err != nil {
@@ -288,6 +292,12 @@ func decodeHealth(b []byte) (Health, error) {
 	}
 	if h.Version != recordVersion || h.Segment < 0 || h.Shard < 0 {
 		return Health{}, fmt.Errorf("%w: audit record version %d, shard %d/%d", ErrCorrupt, h.Version, h.Segment, h.Shard)
+	}
+	if h.Last != nil {
+		if len(h.Last.ProviderBytes) > dsn.MaxPeerIDSize {
+			return Health{}, fmt.Errorf("%w: provider of %d bytes", ErrCorrupt, len(h.Last.ProviderBytes))
+		}
+		h.Last.Provider = dsn.PeerID(h.Last.ProviderBytes)
 	}
 	return h, nil
 }

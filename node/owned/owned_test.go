@@ -104,6 +104,13 @@ func TestFilesAndAudits(t *testing.T) {
 		t.Errorf("Health(b) = %q", healthString(h))
 	}
 
+	// Peer IDs are binary: they survive the record whatever their bytes.
+	binary := dsn.PeerID("\x00$\x08\x01\x12 \xff\xfe binary id")
+	record(c, 2, 0, string(binary), Pass)
+	if h, _ := d.Health(c); h[len(h)-1].Last.Provider != binary {
+		t.Errorf("binary provider ID read back as %q, want %q", h[len(h)-1].Last.Provider, binary)
+	}
+
 	// A new provider for a shard starts a clean history.
 	record(c, 0, 1, "p9", Pass)
 	if h, _ := d.Health(c); !strings.Contains(healthString(h), "0/1 p9 1-0-0 pass") {
@@ -179,7 +186,7 @@ func FuzzDecodeFile(f *testing.F) {
 }
 
 func FuzzDecodeHealth(f *testing.F) {
-	f.Add([]byte(`{"v":1,"segment":1,"shard":2,"passes":3,"last":{"outcome":"pass"}}`))
+	f.Add([]byte(`{"v":1,"segment":1,"shard":2,"passes":3,"last":{"outcome":"pass","provider":"AAEC"}}`))
 	f.Add([]byte(`{"v":1,"segment":-1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := decodeHealth(b)

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dsn-project/dsn/node/daemon"
+	"github.com/dsn-project/dsn/node/daemon/api"
+)
+
+// TestTestnetChurnRepair is the churn test on real processes: 12
+// providers, k=4 m=2, two files. Two providers holding shards of a file
+// are killed; within a few 2-second epochs the client's daemon notices
+// through its audits and rebuilds their shards elsewhere; then two more of
+// the original holders are killed, and the file still comes back byte for
+// byte (without repair, four of its six shards would be gone).
+func TestTestnetChurnRepair(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds dsn and runs thirteen processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin := buildDSN(t)
+	dir := filepath.Join(t.TempDir(), "tn")
+	t.Cleanup(func() { exec.Command(bin, "testnet", "down", "--dir", dir, "--timeout", "5s").Run() })
+	dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", "12", "--dir", dir, "--capacity", "256MiB", "--epoch", "2s")
+	env := []string{"DSN_REPO=" + filepath.Join(dir, "client")}
+
+	files := make([][]byte, 2)
+	refs := make([]string, 2)
+	for i := range files {
+		files[i] = make([]byte, 3<<20+i)
+		rand.NewChaCha8([32]byte{byte(40 + i)}).Read(files[i])
+		in := filepath.Join(t.TempDir(), "in")
+		if err := os.WriteFile(in, files[i], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(dsnCmd(t, ctx, bin, env, "store", in)), "\n")
+		refs[i] = lines[len(lines)-1]
+	}
+	manifest := strings.TrimPrefix(strings.SplitN(refs[0], "#", 2)[0], "dsn:")
+
+	// Which node runs each provider.
+	nodeOf := map[string]string{}
+	for i := 1; i <= 12; i++ {
+		rdir := filepath.Join(dir, "node-"+strconv.Itoa(i))
+		c, err := api.Dial(ctx, rdir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodeOf[st.PeerID] = rdir
+	}
+	client, err := api.Dial(ctx, filepath.Join(dir, "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	health := func() api.File {
+		fs, err := client.Files(ctx, manifest)
+		if err != nil || len(fs.Files) != 1 {
+			t.Fatalf("Files(%s) = %v, %v", manifest, fs, err)
+		}
+		return fs.Files[0]
+	}
+	original := health()
+	if len(original.Shards) != 6 {
+		t.Fatalf("file has %d shards, want one segment of 6", len(original.Shards))
+	}
+	kill := func(peer string) {
+		t.Helper()
+		rdir := nodeOf[peer]
+		if err := syscall.Kill(daemonPID(t, rdir), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, rdir+" to die", func() bool {
+			locked, err := daemon.Locked(rdir)
+			return err == nil && !locked
+		})
+	}
+	dead := map[string]bool{}
+	for _, sh := range original.Shards[:2] {
+		kill(sh.Provider)
+		dead[sh.Provider] = true
+	}
+
+	// Repair: every shard on a live provider again, each proven.
+	var repaired api.File
+	waitFor(t, ctx, "repair to put all six shards on live providers, each passing its audit", func() bool {
+		repaired = health()
+		for _, sh := range repaired.Shards {
+			if dead[sh.Provider] || sh.Result != api.ResultPass {
+				return false
+			}
+		}
+		return true
+	})
+	moved := 0
+	for i, sh := range repaired.Shards {
+		if sh.Provider != original.Shards[i].Provider {
+			moved++
+			if sh.ID != original.Shards[i].ID {
+				t.Errorf("shard %d rebuilt as %s, was %s", i, sh.ID, original.Shards[i].ID)
+			}
+		}
+	}
+	if moved != 2 {
+		t.Errorf("%d shards moved by repair, want the 2 that were lost", moved)
+	}
+
+	// Two more of the original holders go.
+	for _, sh := range original.Shards[2:4] {
+		kill(sh.Provider)
+		dead[sh.Provider] = true
+	}
+	for i, ref := range refs {
+		out := filepath.Join(t.TempDir(), "out")
+		dsnCmd(t, ctx, bin, env, "retrieve", ref, "-o", out)
+		got, err := os.ReadFile(out)
+		if err != nil || !bytes.Equal(got, files[i]) {
+			t.Fatalf("file %d after losing 4 of its original holders: %d bytes, %v; want the stored bytes", i, len(got), err)
+		}
+	}
+}
