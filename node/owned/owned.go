@@ -82,11 +82,11 @@ type Audit struct {
 	Provider dsn.PeerID `json:"-"`
 	// ProviderBytes carries Provider in JSON: a peer ID is binary (a
 	// libp2p ID's bytes), which JSON strings would mangle.
-	ProviderBytes []byte `json:"provider"`
-	Outcome    Outcome       `json:"outcome"`
-	Latency    time.Duration `json:"latency"`
-	ProofBytes int           `json:"proof_bytes"`
-	Reason     string        `json:"reason,omitempty"`
+	ProviderBytes []byte        `json:"provider"`
+	Outcome       Outcome       `json:"outcome"`
+	Latency       time.Duration `json:"latency"`
+	ProofBytes    int           `json:"proof_bytes"`
+	Reason        string        `json:"reason,omitempty"`
 }
 
 // Health is the audit history of one shard.
