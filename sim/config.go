@@ -3,7 +3,6 @@ package sim
 import (
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/dsn-project/dsn/market"
@@ -69,10 +68,11 @@ type Config struct {
 	// Reputation are the parameters of the providers' reputations; the
 	// zero value means market.DefaultReputation.
 	Reputation market.ReputationParams
-	// Limits are the owner's selection limits; nil means
+	// Limits are the owner's selection limits; the zero value means
 	// market.DefaultLimits() (score at least 0.96, one unvetted provider
-	// per segment).
-	Limits *market.ClientLimits
+	// per segment). To accept any score and no unvetted provider, set
+	// MinScore to a tiny positive value instead of zero.
+	Limits market.ClientLimits
 	// Seed seeds the generator; runs with equal configs are identical.
 	Seed uint64
 }
@@ -103,9 +103,8 @@ func (c Config) withDefaults() Config {
 	if c.Reputation == (market.ReputationParams{}) {
 		c.Reputation = market.DefaultReputation
 	}
-	if c.Limits == nil {
-		l := market.DefaultLimits()
-		c.Limits = &l
+	if c.Limits == (market.ClientLimits{}) {
+		c.Limits = market.DefaultLimits()
 	}
 	return c
 }
@@ -142,8 +141,10 @@ func (c Config) Validate() error {
 		return bad("detect epochs %d: need 1 to %d", c.DetectEpochs, MaxEpochs)
 	case c.Candidates < 1 || c.Candidates > 1024:
 		return bad("candidates %d: need 1 to 1024", c.Candidates)
-	case !(c.Limits.MinScore <= 1) || math.IsNaN(c.Limits.MinScore):
+	case !(c.Limits.MinScore <= 1):
 		return bad("minimum score %v: at most 1", c.Limits.MinScore)
+	case c.Limits.MaxUnvetted < 0:
+		return bad("max unvetted %d is negative", c.Limits.MaxUnvetted)
 	}
 	if err := c.Reputation.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)

@@ -134,12 +134,10 @@ func newState(cfg Config) *state {
 	s.slots = make([]int32, cfg.Providers)
 	for i := range s.slots {
 		s.slots[i] = s.join()
-		// The network has been running: its first providers are vetted
-		// by the same rule a newcomer must pass.
-		p := &s.provs[s.slots[i]]
-		for range cfg.Reputation.VettingAudits {
-			p.rep, _ = cfg.Reputation.Update(p.rep, market.AuditPass)
-		}
+		// The network has been running: its first providers have passed
+		// the audits a newcomer must pass to be vetted.
+		r := &s.provs[s.slots[i]].rep
+		r.Audits, r.Passed, r.Vetted = cfg.Reputation.VettingAudits, cfg.Reputation.VettingAudits, true
 	}
 	return s
 }
@@ -215,7 +213,7 @@ func (s *state) place(seg *market.Segment, ref int32) bool {
 				s.addCand(s.slots[(off+j)%len(s.slots)])
 			}
 		}
-		c, _, err := seg.Pick(int(ref)%s.n, s.cands, *s.cfg.Limits, 1, now)
+		c, _, err := seg.Pick(int(ref)%s.n, s.cands, s.cfg.Limits, 1, now)
 		if err != nil {
 			if !errors.Is(err, market.ErrNoCandidate) {
 				panic(err) // the sim's own ask and shard size always fit
