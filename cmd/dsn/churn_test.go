@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -123,6 +124,20 @@ func TestTestnetChurnRepair(t *testing.T) {
 	for _, sh := range original.Shards[2:4] {
 		kill(sh.Provider)
 		dead[sh.Provider] = true
+	}
+	// The owner repairs again (by itself next epoch, or now on request:
+	// either way every shard ends up on a live provider).
+	dsnCmd(t, ctx, bin, env, "repair", refs[0])
+	waitFor(t, ctx, "a second repair", func() bool {
+		for _, sh := range health().Shards {
+			if dead[sh.Provider] || sh.Result != api.ResultPass {
+				return false
+			}
+		}
+		return true
+	})
+	if out := dsnCmd(t, ctx, bin, env, "status"); !regexp.MustCompile(regexp.QuoteMeta(manifest) + `\s.*\s6/6 healthy`).MatchString(out) {
+		t.Errorf("dsn status after repair does not show the file 6/6 healthy:\n%s", out)
 	}
 	for i, ref := range refs {
 		out := filepath.Join(t.TempDir(), "out")

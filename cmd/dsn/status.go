@@ -52,6 +52,12 @@ func newStatusCmd() *cobra.Command {
 				fmt.Fprintln(out, "storage        not a provider")
 			}
 			fmt.Fprintf(out, "ledger         %d entries; checkpoints of %d other nodes kept\n", s.LedgerEntries, s.Witnessed)
+			if fs, err := c.Files(cmd.Context(), ""); err == nil && len(fs.Files) > 0 {
+				fmt.Fprintf(out, "files          %d stored by this node (shards whose latest audit passed):\n", len(fs.Files))
+				for _, f := range fs.Files {
+					fmt.Fprintf(out, "  %s  %s  %d/%d healthy\n", f.Manifest, formatBytes(f.Size), f.Healthy, len(f.Shards))
+				}
+			}
 			for _, d := range s.Distrusted {
 				fmt.Fprintf(out, "DISTRUSTED     %s\n", d)
 			}

@@ -80,6 +80,7 @@ func (d *Daemon) newAPIServer(o APIOptions) *http.Server {
 	mux.Handle(api.PathStatus, only(http.MethodGet, d.handleStatus))
 	mux.Handle(api.PathAudit, only(http.MethodPost, limited(transfers, d.handleAudit)))
 	mux.Handle(api.PathFiles, only(http.MethodGet, d.handleFiles))
+	mux.Handle(api.PathRepair, only(http.MethodPost, limited(transfers, d.handleRepair)))
 	mux.Handle(api.PathLedgerBalance, only(http.MethodGet, d.handleLedgerBalance))
 	mux.Handle(api.PathLedgerEntries, only(http.MethodGet, d.handleLedgerEntries))
 	mux.Handle(api.PathLedgerVerify, only(http.MethodPost, limited(transfers, d.handleLedgerVerify)))
@@ -516,6 +517,69 @@ func (a auditor) audit(ctx context.Context, ref manifest.Reference, scheme strin
 		}
 	}
 	return res, nil
+}
+
+// handleRepair audits a file this node stored now and rebuilds every
+// shard that did not pass, whatever the threshold: the owner asked.
+func (d *Daemon) handleRepair(w http.ResponseWriter, r *http.Request) {
+	var req api.RepairRequest
+	if !decodeJSON(w, r, "repair", &req) {
+		return
+	}
+	if len(req.Reference) > maxReference {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("reference of %d bytes, at most %d allowed", len(req.Reference), maxReference))
+		return
+	}
+	ref, err := manifest.ParseReference(req.Reference)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		return
+	}
+	f, err := d.files.Get(ref.Manifest)
+	if err != nil {
+		status, code := http.StatusInternalServerError, api.CodeInternal
+		if errors.Is(err, owned.ErrNotFound) {
+			status, code = http.StatusNotFound, api.CodeNotFound
+		}
+		writeError(w, status, code, fmt.Sprintf("repair: %v (only the node that stored a file repairs it)", err))
+		return
+	}
+	d.answer(w, r, "repair", func(ctx context.Context, _ func(api.Progress)) (any, error) {
+		a := auditor{client: d.client, files: d.files, key: d.opts.ProofKey, peerString: d.opts.PeerString,
+			period: d.repo.Config.EpochOrDefault(), log: d.log}
+		scheme, _, err := a.resolve(ref, "")
+		if err != nil {
+			return nil, err
+		}
+		audit, err := a.audit(ctx, ref, scheme, f)
+		if err != nil {
+			return nil, err
+		}
+		bad := map[[2]int]bool{}
+		for _, s := range audit.Shards {
+			if s.Result != api.ResultPass {
+				bad[[2]int{s.Segment, s.Shard}] = true
+			}
+		}
+		res := api.RepairResult{Manifest: ref.Manifest.String(), Segments: []api.SegmentRepair{}}
+		if len(bad) == 0 {
+			return res, nil
+		}
+		m, done, err := d.client.RepairFile(ctx, f.Manifest, func(s, j int) bool { return !bad[[2]int{s, j}] }, f.Manifest.K+f.Manifest.M-1)
+		if len(done) > 0 {
+			if aerr := d.files.Add(owned.File{Reference: f.Reference, Manifest: m, Stored: f.Stored}); aerr != nil {
+				return nil, aerr
+			}
+		}
+		for _, r := range done {
+			sr := api.SegmentRepair{Segment: r.Segment, Healthy: r.Healthy, Rebuilt: r.Rebuilt}
+			for _, p := range r.Placed {
+				sr.Placed = append(sr.Placed, d.opts.PeerString(p))
+			}
+			res.Segments = append(res.Segments, sr)
+		}
+		return res, err
+	})
 }
 
 func ms(t time.Duration) float64 { return float64(t.Microseconds()) / 1000 }

@@ -236,6 +236,25 @@ func (c *Client) Audit(ctx context.Context, ar AuditRequest) (*AuditResult, erro
 	return &res, nil
 }
 
+// Repair asks the daemon to audit a file it stored now and rebuild every
+// shard that did not pass.
+func (c *Client) Repair(ctx context.Context, rr RepairRequest) (*RepairResult, error) {
+	body, err := json.Marshal(rr)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+PathRepair, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var res RepairResult
+	if err := c.do(req, &res, nil); err != nil {
+		return nil, wrap("repair", err)
+	}
+	return &res, nil
+}
+
 // Files lists the files this node stored with their shards' audit
 // history; manifest, if not "", names one.
 func (c *Client) Files(ctx context.Context, manifest string) (*Files, error) {

@@ -8,6 +8,7 @@ const (
 	PathRetrieve = "/v1/retrieve"
 	PathStatus   = "/v1/status"
 	PathAudit    = "/v1/audit"
+	PathRepair   = "/v1/repair"
 	PathFiles    = "/v1/files"
 )
 
@@ -93,6 +94,29 @@ type AuditRequest struct {
 	// Scheme is "merkle" or "compact"; "" picks compact for a file this
 	// node stored (it holds the tags' key) and merkle otherwise.
 	Scheme string `json:"scheme,omitempty"`
+}
+
+// RepairRequest is the body of POST /v1/repair: audit a file this node
+// stored now, and rebuild every shard that did not pass.
+type RepairRequest struct {
+	Reference string `json:"reference"`
+}
+
+// SegmentRepair is what a repair did to one segment.
+type SegmentRepair struct {
+	Segment int `json:"segment"`
+	// Healthy is the number of shards that passed their audit before.
+	Healthy int `json:"healthy"`
+	// Rebuilt are the shards rebuilt, each on the provider at the same
+	// index of Placed.
+	Rebuilt []int    `json:"rebuilt"`
+	Placed  []string `json:"placed"`
+}
+
+// RepairResult is the answer to POST /v1/repair.
+type RepairResult struct {
+	Manifest string          `json:"manifest"`
+	Segments []SegmentRepair `json:"segments"`
 }
 
 // Outcomes of a challenge, as ShardAudit.Result and FileShard.Result say.
