@@ -171,7 +171,7 @@ func TestVetting(t *testing.T) {
 		failures    bool
 	}{{1, true}, {8, false}} {
 		c := small()
-		c.MeanLifetime = 10 * 24 * time.Hour
+		c.Files, c.Duration, c.MeanLifetime = 200, 20*24*time.Hour, 4*24*time.Hour
 		c.Reputation = market.DefaultReputation
 		c.Reputation.VettingAudits = 1 << 40
 		c.Limits = market.ClientLimits{MinScore: market.DefaultMinScore, MaxUnvetted: tt.maxUnvetted}
