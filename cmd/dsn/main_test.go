@@ -143,3 +143,23 @@ func TestDemoBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestSim(t *testing.T) {
+	args := []string{"sim", "--providers", "300", "--files", "500", "--k", "4", "--m", "2", "--duration", "720h", "--lifetime", "720h", "--seed", "3"}
+	a, err := run(t, args...)
+	if err != nil {
+		t.Fatalf("dsn sim: %v\n%s", err, a)
+	}
+	b, _ := run(t, args...)
+	if a != b {
+		t.Errorf("dsn sim is not deterministic for a seed:\n%s\n%s", a, b)
+	}
+	for _, want := range []string{"4+2 (5)", "files lost", "repair bytes per stored byte per year", "load max/mean"} {
+		if !strings.Contains(a, want) {
+			t.Errorf("dsn sim output lacks %q:\n%s", want, a)
+		}
+	}
+	if _, err := run(t, "sim", "--k", "0"); err == nil {
+		t.Error("dsn sim --k 0 succeeded")
+	}
+}
