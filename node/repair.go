@@ -67,8 +67,12 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 		r, newSeg, err := c.repairSegment(ctx, m, code, i, keep)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("repair segment %d (%d of %d healthy): %w", i, good, len(seg.Shards), err))
+		}
+		if len(r.Rebuilt) == 0 {
 			continue
 		}
+		// Shards placed before another could not be are kept: each
+		// one placed is a loss undone.
 		r.Healthy = good
 		out.Segments[i] = newSeg
 		done = append(done, r)
@@ -109,11 +113,18 @@ func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *
 	}
 	var stored atomic.Int64
 	newSeg, err := c.placeSegment(ctx, i, place, ids, keep, &stored, func() {})
-	if err != nil {
-		return r, seg, err
-	}
+	// placeSegment leaves a shard it could not place without a provider:
+	// that shard keeps its old entry, and only the placed count as
+	// rebuilt.
+	rebuilt := r.Rebuilt[:0]
 	for _, j := range r.Rebuilt {
+		if newSeg.Shards[j].Provider == "" {
+			newSeg.Shards[j] = seg.Shards[j]
+			continue
+		}
+		rebuilt = append(rebuilt, j)
 		r.Placed = append(r.Placed, newSeg.Shards[j].Provider)
 	}
-	return r, newSeg, nil
+	r.Rebuilt = rebuilt
+	return r, newSeg, err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -168,6 +169,9 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 		names[i] = net.Name(v)
 	}
 	fmt.Fprintf(out, "took %d providers holding shards off the network: %s\n", len(victims), strings.Join(names, ", "))
+	if err := repairRound(ctx, out, net, m); err != nil {
+		return err
+	}
 
 	outPath := filepath.Join(dir, "retrieved")
 	bar = newProgress(cmd, size, "retrieving")
@@ -275,6 +279,37 @@ func balances(ctx context.Context, out io.Writer, net *node.LocalNetwork) error 
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t%s\t\n", net.Name(p.ID), l.Size(), a.SpaceEarned, formatBytes(int64(a.BytesServed)), a.BandwidthEarned, a.Penalties, verified)
 	}
 	return tw.Flush()
+}
+
+// repairRound audits the file, as the owner does every epoch, and
+// rebuilds elsewhere the shards whose providers did not prove them.
+func repairRound(ctx context.Context, out io.Writer, net *node.LocalNetwork, m *manifest.Manifest) error {
+	audits, err := net.Client.AuditFile(ctx, m, node.SchemeCompact, []byte("demo repair"))
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	pass := map[[2]int]bool{}
+	for _, a := range audits {
+		pass[[2]int{a.Segment, a.Shard}] = a.Outcome == auditproto.Pass
+	}
+	start := time.Now()
+	_, done, err := net.Client.RepairFile(ctx, m, func(s, j int) bool { return pass[[2]int{s, j}] }, m.K+m.M-1)
+	rebuilt := 0
+	for _, r := range done {
+		rebuilt += len(r.Rebuilt)
+	}
+	fmt.Fprintf(out, "repair: %d shards of %d segments rebuilt from the others and placed on other providers in %s; the reference is unchanged\n",
+		rebuilt, len(done), time.Since(start).Round(time.Millisecond))
+	if errors.Is(err, node.ErrNotEnoughProviders) {
+		// With few providers, the survivors may all hold a shard of the
+		// segment already: that is not a failure of the demo.
+		fmt.Fprintln(out, "  some shards could not be placed: every remaining provider already holds one of their segment")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("demo: repair: %w", err)
+	}
+	return nil
 }
 
 // rot flips one byte in every KiB of the file at path, as failing media
