@@ -689,7 +689,24 @@ func (d *Daemon) answer(w http.ResponseWriter, r *http.Request, op string, work 
 	}
 
 	var latest atomic.Pointer[api.Progress]
-	report := func(p api.Progress) { latest.Store(&p) }
+	// Reports come from many goroutines, and one computed earlier may
+	// arrive later: keep the furthest figures, so progress never goes
+	// back.
+	report := func(p api.Progress) {
+		for {
+			old := latest.Load()
+			next := p
+			if old != nil {
+				if old.Done >= p.Done && old.Stored >= p.Stored {
+					return
+				}
+				next.Done, next.Stored = max(old.Done, p.Done), max(old.Stored, p.Stored)
+			}
+			if latest.CompareAndSwap(old, &next) {
+				return
+			}
+		}
+	}
 	type outcome struct {
 		res any
 		err error
