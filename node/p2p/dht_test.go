@@ -244,8 +244,16 @@ func TestSavePeersKeepsFileWithoutPeers(t *testing.T) {
 	if err := lone.SavePeers(); err != nil {
 		t.Fatal(err)
 	}
+	// The DHT of the new node may already have dialled a peer it read
+	// from the file (it tops up a thin routing table from the
+	// peerstore); then that peer is what it saves. Either way the list
+	// must not be wiped.
 	after, err := readPeersFile(peersFile)
-	if err != nil || len(after) != len(before) {
-		t.Errorf("peers file after SavePeers with no peers: %d peers, %v; want the %d saved before", len(after), err, len(before))
+	connected := len(lone.h.Network().Peers())
+	switch {
+	case err != nil || len(after) == 0:
+		t.Errorf("peers file after SavePeers by a node with %d peers: %d peers, %v; want it kept", connected, len(after), err)
+	case connected == 0 && len(after) != len(before):
+		t.Errorf("peers file after SavePeers with no peers: %d peers; want the %d saved before", len(after), len(before))
 	}
 }
