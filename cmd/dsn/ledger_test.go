@@ -95,6 +95,19 @@ func TestTestnetLedger(t *testing.T) {
 		st, err := cc.Status(ctx)
 		return err == nil && st.Witnessed >= 6 && len(st.Distrusted) == 0
 	})
+	// The client lists a deal per shard, each active, on its own terms.
+	var deals api.Deals
+	if err := jsonUnmarshal(dsnCmd(t, ctx, bin, env, "deals", "--json"), &deals); err != nil {
+		t.Fatal(err)
+	}
+	if len(deals.Deals) != 6 {
+		t.Errorf("dsn deals lists %d deals, want one per shard (6)", len(deals.Deals))
+	}
+	for _, d := range deals.Deals {
+		if d.Status != "active" || d.PricePerGiBMonth == 0 || !strings.HasPrefix(d.Provider, "12D3KooW") {
+			t.Errorf("deal %+v: want an active deal with prices and a provider peer ID", d)
+		}
+	}
 	// Stop the client: no more audits, so that both sides' ledgers can be
 	// compared as they stand.
 	stopNode(t, ctx, filepath.Join(dir, "client"))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -178,6 +179,24 @@ func (b *Book) Deal(p dsn.PeerID, id dsn.ShardID) (*ledger.Deal, bool) {
 	defer b.mu.Unlock()
 	d, ok := b.deals[dealKey{id, b.self, pk}]
 	return d, ok
+}
+
+// Deals returns the latest deal of every (shard, client, provider) in
+// this node's ledger, ordered by start, then shard.
+func (b *Book) Deals() []*ledger.Deal {
+	b.mu.Lock()
+	out := make([]*ledger.Deal, 0, len(b.deals))
+	for _, d := range b.deals {
+		out = append(out, d)
+	}
+	b.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Start != out[j].Start {
+			return out[i].Start < out[j].Start
+		}
+		return string(out[i].Shard[:]) < string(out[j].Shard[:])
+	})
+	return out
 }
 
 // NewDeal returns a deal for shard id of size bytes with provider p on

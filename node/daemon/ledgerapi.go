@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/node/daemon/api"
+	"github.com/dsn-project/dsn/node/p2p"
 )
 
 func (d *Daemon) ledgerOr404(w http.ResponseWriter) *ledger.Log {
@@ -177,4 +179,43 @@ func entryFields(e ledger.Entry) any {
 			"amount": e.Amount, "auditor_sig": h(e.AuditorSig[:])}
 	}
 	return e
+}
+
+// maxDealsListed bounds the deals one GET /v1/deals returns.
+const maxDealsListed = 100000
+
+func (d *Daemon) handleDeals(w http.ResponseWriter, r *http.Request) {
+	if d.ledgerOr404(w) == nil {
+		return
+	}
+	now := time.Now()
+	out := api.Deals{Deals: []api.Deal{}}
+	for _, dl := range d.book.Deals() {
+		if len(out.Deals) == maxDealsListed {
+			break
+		}
+		start, end := time.Unix(int64(dl.Start), 0), time.Unix(int64(dl.End), 0)
+		status := "active"
+		switch {
+		case now.Before(start):
+			status = "pending"
+		case !now.Before(end):
+			status = "expired"
+		}
+		out.Deals = append(out.Deals, api.Deal{
+			Shard: dl.Shard.String(), Size: dl.Size, Client: d.partyString(dl.Client), Provider: d.partyString(dl.Provider),
+			PricePerGiBMonth: dl.PricePerGiBMonth, PricePerGiB: dl.PricePerGiB,
+			Start: start.UTC().Format(time.RFC3339), End: end.UTC().Format(time.RFC3339), Status: status,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// partyString names a ledger party by its peer ID when it has one, as
+// every node does (its ledger key is its identity key).
+func (d *Daemon) partyString(k ledger.PublicKey) string {
+	if p, err := p2p.PeerIDOf(k[:]); err == nil {
+		return d.opts.PeerString(p)
+	}
+	return k.String()
 }

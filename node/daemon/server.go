@@ -81,6 +81,7 @@ func (d *Daemon) newAPIServer(o APIOptions) *http.Server {
 	mux.Handle(api.PathAudit, only(http.MethodPost, limited(transfers, d.handleAudit)))
 	mux.Handle(api.PathFiles, only(http.MethodGet, d.handleFiles))
 	mux.Handle(api.PathRepair, only(http.MethodPost, limited(transfers, d.handleRepair)))
+	mux.Handle(api.PathDeals, only(http.MethodGet, d.handleDeals))
 	mux.Handle(api.PathLedgerBalance, only(http.MethodGet, d.handleLedgerBalance))
 	mux.Handle(api.PathLedgerEntries, only(http.MethodGet, d.handleLedgerEntries))
 	mux.Handle(api.PathLedgerVerify, only(http.MethodPost, limited(transfers, d.handleLedgerVerify)))

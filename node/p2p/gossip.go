@@ -140,3 +140,17 @@ func PublicKey(p dsn.PeerID) (ed25519.PublicKey, error) {
 	}
 	return ed25519.PublicKey(raw), nil
 }
+
+// PeerIDOf returns the peer ID of the node whose Ed25519 identity key is
+// pub: the inverse of PublicKey.
+func PeerIDOf(pub ed25519.PublicKey) (dsn.PeerID, error) {
+	pk, err := crypto.UnmarshalEd25519PublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	id, err := peer.IDFromPublicKey(pk)
+	if err != nil {
+		return "", err
+	}
+	return dsn.PeerID(id), nil
+}

@@ -401,3 +401,12 @@ func (c *Client) LedgerProve(ctx context.Context, i int64) (*Proof, error) {
 	}
 	return &p, nil
 }
+
+// Deals lists the deals in the node's ledger.
+func (c *Client) Deals(ctx context.Context) (*Deals, error) {
+	var d Deals
+	if err := c.get(ctx, PathDeals, nil, &d); err != nil {
+		return nil, wrap("deals", err)
+	}
+	return &d, nil
+}

@@ -71,3 +71,26 @@ const CodeLedgerInvalid = "ledger_invalid"
 
 // CodeNoLedger: the node keeps no ledger.
 const CodeNoLedger = "no_ledger"
+
+// PathDeals lists the deals in the node's ledger.
+const PathDeals = "/v1/deals"
+
+// Deal is one deal of the node's, as GET /v1/deals lists them.
+type Deal struct {
+	Shard            string `json:"shard"`
+	Size             uint64 `json:"size"`
+	Client           string `json:"client"`
+	Provider         string `json:"provider"`
+	PricePerGiBMonth uint64 `json:"price_per_gib_month"`
+	PricePerGiB      uint64 `json:"price_per_gib"`
+	Start            string `json:"start"`
+	End              string `json:"end"`
+	// Status is "active" between start and end, "expired" after, and
+	// "pending" before.
+	Status string `json:"status"`
+}
+
+// Deals is the answer to GET /v1/deals.
+type Deals struct {
+	Deals []Deal `json:"deals"`
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dsn-project/dsn/node/daemon/api"
+)
+
+func newDealsCmd() *cobra.Command {
+	var repo string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "deals",
+		Short: "List the node's deals: one per shard it stored or keeps",
+		Long: `deals lists the deals in the node's ledger, the latest for each shard and pair
+of parties: the shard, the client and provider, the prices (nano-units per GiB
+kept for 30 days and per GiB served), when the deal runs and whether it is
+pending, active or expired. It needs the repo's daemon.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := repoDir(repo)
+			if err != nil {
+				return err
+			}
+			c, err := api.Dial(cmd.Context(), dir)
+			if errors.Is(err, api.ErrNoDaemon) {
+				return fmt.Errorf("deals: %w (start it with: dsn node run --repo %s)", err, dir)
+			}
+			if err != nil {
+				return fmt.Errorf("deals: %w", err)
+			}
+			ds, err := c.Deals(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(out, ds)
+			}
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "SHARD\tSIZE\tCLIENT\tPROVIDER\tPRICE/GIB-MONTH\tPRICE/GIB\tEND\tSTATUS")
+			for _, d := range ds.Deals {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", d.Shard[:12], formatBytes(int64(d.Size)), shortPeer(d.Client), shortPeer(d.Provider),
+					d.PricePerGiBMonth, d.PricePerGiB, d.End, d.Status)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%d deals\n", len(ds.Deals))
+			return nil
+		},
+	}
+	addRepoFlag(cmd.Flags(), &repo)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
