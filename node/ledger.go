@@ -20,7 +20,18 @@ import (
 // node's terms, and records the countersigned deal in this node's ledger.
 func (c *Client) makeDeal(ctx context.Context, p dsn.PeerID, id dsn.ShardID, size int64) error {
 	b := c.opts.Book
-	d, err := b.NewDeal(p, id, size)
+	var d *ledger.Deal
+	var err error
+	if c.opts.Market != nil {
+		// At the provider's asking prices, which placement checked
+		// against the store's limit.
+		if perMonth, perGiB, ok := c.opts.Market.Prices(p); ok {
+			d, err = b.NewDealAt(p, id, size, perMonth, perGiB)
+		}
+	}
+	if d == nil && err == nil {
+		d, err = b.NewDeal(p, id, size)
+	}
 	if err != nil {
 		return fmt.Errorf("deal: %w", err)
 	}

@@ -112,7 +112,7 @@ func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *
 		r.Rebuilt = append(r.Rebuilt, j)
 	}
 	var stored atomic.Int64
-	newSeg, err := c.placeSegment(ctx, i, place, ids, keep, &stored, func() {})
+	newSeg, err := c.placeSegment(ctx, i, place, ids, placePolicy{keep: keep}, &stored, func() {})
 	// placeSegment leaves a shard it could not place without a provider:
 	// that shard keeps its old entry, and only the placed count as
 	// rebuilt.

@@ -69,6 +69,21 @@ type ClientOptions struct {
 	// countersigned by its provider, and every shard a provider serves
 	// under a deal gets a receipt.
 	Book *book.Book
+	// Market, if set, is what the node knows of providers' asks: placement
+	// passes over a provider whose ask does not fit the store's price
+	// limit, and a deal is made at the provider's asking prices.
+	Market Market
+}
+
+// Market is the client's view of the providers' asks.
+type Market interface {
+	// Eligible reports whether p may take a shard of size bytes at a
+	// price per GiB-month of at most maxPrice (0: no limit), and if not,
+	// why.
+	Eligible(p dsn.PeerID, size int64, maxPrice uint64) error
+	// Prices returns p's asking prices per GiB-month kept and per GiB
+	// served, if it has a standing ask.
+	Prices(p dsn.PeerID) (perGiBMonth, perGiB uint64, ok bool)
 }
 
 // Client stores and retrieves files over a Transport.
@@ -118,6 +133,9 @@ type StoreOptions struct {
 	Chunker string
 	// SegmentChunks is the number of chunks per segment (0 = default).
 	SegmentChunks int
+	// MaxPrice is the most the store pays per GiB-month kept, in
+	// nano-units (0: no limit); providers asking more are passed over.
+	MaxPrice uint64
 	// Progress, if set, is called with the number of plaintext bytes read
 	// so far and the number of shard bytes acknowledged by providers. It is
 	// called from several goroutines at once.
@@ -324,7 +342,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 			uploads <- struct{}{}
 			uw.Go(func() {
 				defer func() { <-uploads }()
-				seg, err := c.placeSegment(ctx, s.index, s.shards, s.ids, nil, &stored, progress)
+				seg, err := c.placeSegment(ctx, s.index, s.shards, s.ids, placePolicy{maxPrice: opts.MaxPrice}, &stored, progress)
 				if err != nil {
 					fail(err)
 					return
@@ -430,12 +448,14 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 // replaced by the next closest candidate not already holding a shard of
 // the segment.
 //
-// keep, when not nil, names for each shard the peer that already holds it
-// ("" for the shards to place): repair places only the missing shards of a
-// segment, by the same rule, apart from the holders that remain; shards[i]
-// is then nil for every kept shard.
-func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, ids []dsn.ShardID, keep []dsn.PeerID, stored *atomic.Int64, progress func()) (manifest.Segment, error) {
+// pol.keep, when not nil, names for each shard the peer that already
+// holds it ("" for the shards to place): repair places only the missing
+// shards of a segment, by the same rule, apart from the holders that
+// remain; shards[i] is then nil for every kept shard. pol.maxPrice passes
+// over providers whose ask does not fit (see ClientOptions.Market).
+func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, ids []dsn.ShardID, pol placePolicy, stored *atomic.Int64, progress func()) (manifest.Segment, error) {
 	out := manifest.Segment{Shards: make([]manifest.Shard, len(shards))}
+	keep := pol.keep
 	kept := func(i int) bool { return keep != nil && keep[i] != "" }
 
 	// Each shard's candidates, closest first, looked up in parallel.
@@ -467,6 +487,22 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 			}
 		}
 	}
+	// eligible says whether p's ask admits a shard of size bytes; the
+	// reason it does not is logged once per peer.
+	refusedAsk := map[dsn.PeerID]bool{}
+	eligible := func(p dsn.PeerID, size int) bool {
+		if c.opts.Market == nil {
+			return true
+		}
+		if err := c.opts.Market.Eligible(p, int64(size), pol.maxPrice); err != nil {
+			if !refusedAsk[p] {
+				refusedAsk[p] = true
+				c.log.Debug("provider passed over", "peer", p, "err", err)
+			}
+			return false
+		}
+		return true
+	}
 	// next picks for shard i the closest candidate that holds no other
 	// shard of the segment and was not tried, preferring one on a network
 	// the segment does not use yet, and marks it, so that concurrent
@@ -475,7 +511,7 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 		mu.Lock()
 		defer mu.Unlock()
 		p, ok := market.PickSpread(cands[i],
-			func(p dsn.PeerID) bool { return taken[p] || tried[p] },
+			func(p dsn.PeerID) bool { return taken[p] || tried[p] || !eligible(p, len(shards[i])) },
 			func(p dsn.PeerID) bool {
 				for _, n := range netsOf(p) {
 					if nets[n] > 0 {
@@ -601,6 +637,12 @@ func (c *Client) sendTags(ctx context.Context, p dsn.PeerID, id dsn.ShardID, tag
 	ctx, cancel := context.WithTimeout(ctx, c.shardDeadline(int64(len(tags))))
 	defer cancel()
 	return auditproto.PutTags(ctx, c.t, p, id, tags)
+}
+
+// placePolicy is what a placement must respect beyond the rule itself.
+type placePolicy struct {
+	keep     []dsn.PeerID
+	maxPrice uint64
 }
 
 // putManifest stores the manifest blob, which is named like a shard by its

@@ -108,6 +108,21 @@ func TestTestnetLedger(t *testing.T) {
 			t.Errorf("deal %+v: want an active deal with prices and a provider peer ID", d)
 		}
 	}
+	// Providers' asks reach the client by gossip; a store whose price
+	// limit is below every ask finds no provider, and says so.
+	waitFor(t, ctx, "the client to hold every provider's ask", func() bool {
+		as, err := cc.MarketAsks(ctx)
+		return err == nil && len(as.Asks) == 6
+	})
+	var as api.Asks
+	if err := jsonUnmarshal(dsnCmd(t, ctx, bin, env, "market", "asks", "--json"), &as); err != nil || len(as.Asks) != 6 || as.Asks[0].PricePerGiBMonth != 1_000_000_000 {
+		t.Fatalf("dsn market asks = %+v, %v; want 6 asks at the default price", as, err)
+	}
+	cheap := exec.CommandContext(ctx, bin, "store", "--max-price", "999999999", in)
+	cheap.Env = append(os.Environ(), env...)
+	if out, err := cheap.CombinedOutput(); err == nil || !strings.Contains(string(out), "not enough providers") {
+		t.Errorf("dsn store --max-price below every ask = %v:\n%s\nwant a refusal for lack of providers", err, out)
+	}
 	// Stop the client: no more audits, so that both sides' ledgers can be
 	// compared as they stand.
 	stopNode(t, ctx, filepath.Join(dir, "client"))

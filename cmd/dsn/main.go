@@ -39,6 +39,6 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDemoCmd(), newCIDCmd())
-	root.AddCommand(newInitCmd(), newNodeCmd(), newStoreCmd(), newRetrieveCmd(), newAuditCmd(), newRepairCmd(), newDealsCmd(), newLedgerCmd(), newStatusCmd(), newSimCmd(), newTestnetCmd())
+	root.AddCommand(newInitCmd(), newNodeCmd(), newStoreCmd(), newRetrieveCmd(), newAuditCmd(), newRepairCmd(), newDealsCmd(), newMarketCmd(), newLedgerCmd(), newStatusCmd(), newSimCmd(), newTestnetCmd())
 	return root
 }

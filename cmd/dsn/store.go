@@ -41,9 +41,10 @@ func connect(cmd *cobra.Command, dir string) (*api.Client, *daemon.Session, erro
 }
 
 type storeFlags struct {
-	repo   string
-	k, m   int
-	public bool
+	repo     string
+	k, m     int
+	public   bool
+	maxPrice uint64
 }
 
 func newStoreCmd() *cobra.Command {
@@ -67,6 +68,7 @@ temporary node from the repo for the one command.`,
 	fl.IntVar(&f.k, "k", f.k, "data shards per segment")
 	fl.IntVar(&f.m, "m", f.m, "parity shards per segment (how many providers may be lost)")
 	fl.BoolVar(&f.public, "public", false, "store without encryption (the reference has no key)")
+	fl.Uint64Var(&f.maxPrice, "max-price", 0, "most to pay per GiB kept for 30 days, in nano-units; providers asking more, or without a standing ask, are passed over (0: the repo's max_price_per_gib_month, or no limit)")
 	return cmd
 }
 
@@ -109,7 +111,7 @@ func runStore(cmd *cobra.Command, f storeFlags, path string) error {
 	}
 	var res *api.StoreResult
 	if c != nil {
-		opts := api.StoreOptions{K: f.k, M: f.m, Public: f.public}
+		opts := api.StoreOptions{K: f.k, M: f.m, Public: f.public, MaxPrice: f.maxPrice}
 		report := func(p api.Progress) { safe(p.Stored) }
 		if file, ok := in.(*os.File); ok && path != "-" {
 			// The daemon reads the file itself, which spares copying every
@@ -148,7 +150,7 @@ func storeInSession(ctx context.Context, s *daemon.Session, in io.Reader, f stor
 	if _, err := s.WaitForPeers(ctx, f.k+f.m, sessionPeerWait); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	r, err := s.Store(ctx, in, node.StoreOptions{K: f.k, M: f.m, Public: f.public,
+	r, err := s.Store(ctx, in, node.StoreOptions{K: f.k, M: f.m, Public: f.public, MaxPrice: f.maxPrice,
 		Progress: func(_, stored int64) { progress(stored) }})
 	if err != nil {
 		return nil, err

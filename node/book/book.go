@@ -203,6 +203,11 @@ func (b *Book) Deals() []*ledger.Deal {
 // this node's terms, starting now, audited by this node, signed by it as
 // the client.
 func (b *Book) NewDeal(p dsn.PeerID, id dsn.ShardID, size int64) (*ledger.Deal, error) {
+	return b.NewDealAt(p, id, size, b.opts.Terms.PricePerGiBMonth, b.opts.Terms.PricePerGiB)
+}
+
+// NewDealAt is NewDeal at the given prices: a provider's asking prices.
+func (b *Book) NewDealAt(p dsn.PeerID, id dsn.ShardID, size int64, perGiBMonth, perGiB uint64) (*ledger.Deal, error) {
 	pk, err := b.keyOf(p)
 	if err != nil {
 		return nil, err
@@ -210,7 +215,7 @@ func (b *Book) NewDeal(p dsn.PeerID, id dsn.ShardID, size int64) (*ledger.Deal, 
 	now := b.opts.Now()
 	d := &ledger.Deal{
 		Shard: id, Size: uint64(size),
-		PricePerGiBMonth: b.opts.Terms.PricePerGiBMonth, PricePerGiB: b.opts.Terms.PricePerGiB,
+		PricePerGiBMonth: perGiBMonth, PricePerGiB: perGiB,
 		Start: uint64(now.Unix()), End: uint64(now.Add(b.opts.Terms.DealDuration).Unix()),
 		Client: b.self, Provider: pk, Auditors: []ledger.PublicKey{b.self},
 	}

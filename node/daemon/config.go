@@ -59,6 +59,13 @@ type Config struct {
 	// DealDuration is how long the deals the node proposes last (0: 30
 	// days).
 	DealDuration Duration `json:"deal_duration,omitempty"`
+	// CollateralPerGiB is the collateral, in nano-units per GiB, a
+	// provider offers in its ask.
+	CollateralPerGiB uint64 `json:"collateral_per_gib,omitempty"`
+	// MaxPricePerGiBMonth is the most, in nano-units per GiB kept for 30
+	// days, the node pays as a client (0: no limit); providers asking
+	// more, or with no standing ask, are passed over.
+	MaxPricePerGiBMonth uint64 `json:"max_price_per_gib_month,omitempty"`
 }
 
 // Bounds on deal durations: long enough for a few epochs, short enough

@@ -92,6 +92,7 @@ type Daemon struct {
 	client    *node.Client
 	files     *owned.DB  // the files this node stored, with their audits
 	book      *book.Book // the node's ledger; nil without Options.LedgerKey
+	asks      *asks      // providers' asks, from gossip; nil without a ledger
 	ledgerSrv *ledgerproto.Server
 	witness   *book.Witness
 	api       *http.Server
@@ -143,6 +144,12 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 	copts := opts.Client
 	if copts.Book == nil {
 		copts.Book = d.book
+	}
+	if d.book != nil && opts.KeyOf != nil {
+		d.asks = newAsks(opts.KeyOf, cfg.MaxPricePerGiBMonth)
+		if copts.Market == nil {
+			copts.Market = d.asks
+		}
 	}
 	if copts.Router == nil {
 		copts.Router = host
@@ -200,6 +207,7 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 	d.bg.Go(func() { d.every(bctx, savePeersEvery, d.savePeers) })
 	d.bg.Go(func() { d.auditLoop(bctx) })
 	d.bg.Go(func() { d.gossipCheckpoints(bctx) })
+	d.bg.Go(func() { d.gossipAsks(bctx) })
 	if d.store != nil {
 		d.bg.Go(func() { d.every(bctx, reannounceEvery, d.reannounce) })
 	}

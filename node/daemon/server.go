@@ -82,6 +82,7 @@ func (d *Daemon) newAPIServer(o APIOptions) *http.Server {
 	mux.Handle(api.PathFiles, only(http.MethodGet, d.handleFiles))
 	mux.Handle(api.PathRepair, only(http.MethodPost, limited(transfers, d.handleRepair)))
 	mux.Handle(api.PathDeals, only(http.MethodGet, d.handleDeals))
+	mux.Handle(api.PathMarketAsks, only(http.MethodGet, d.handleAsks))
 	mux.Handle(api.PathLedgerBalance, only(http.MethodGet, d.handleLedgerBalance))
 	mux.Handle(api.PathLedgerEntries, only(http.MethodGet, d.handleLedgerEntries))
 	mux.Handle(api.PathLedgerVerify, only(http.MethodPost, limited(transfers, d.handleLedgerVerify)))
@@ -238,6 +239,13 @@ func storeQuery(q url.Values) (node.StoreOptions, error) {
 		}
 		opts.Public = b
 	}
+	if s := q.Get("max_price"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return opts, fmt.Errorf("max_price=%q is not a number of nano-units", s)
+		}
+		opts.MaxPrice = v
+	}
 	return opts, nil
 }
 
@@ -298,7 +306,7 @@ func (d *Daemon) handleStore(w http.ResponseWriter, r *http.Request) {
 		if !decodeJSON(w, r, "store", &req) {
 			return
 		}
-		opts = node.StoreOptions{K: req.K, M: req.M, Public: req.Public}
+		opts = node.StoreOptions{K: req.K, M: req.M, Public: req.Public, MaxPrice: req.MaxPrice}
 		if err := checkKM(&opts, req.K != 0, req.M != 0); err != nil {
 			writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 			return

@@ -141,8 +141,9 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 
 // StoreOptions are the parameters of a store.
 type StoreOptions struct {
-	K, M   int // 0, 0: the daemon's defaults
-	Public bool
+	K, M     int // 0, 0: the daemon's defaults
+	Public   bool
+	MaxPrice uint64 // nano-units per GiB-month; 0: the daemon's limit
 }
 
 // StoreFile asks the daemon to store the file at path, which it reads
@@ -150,7 +151,7 @@ type StoreOptions struct {
 // RemoteError with CodeUnreadable says it is not; Store can send the bytes
 // instead). progress, if not nil, is called as the store advances.
 func (c *Client) StoreFile(ctx context.Context, path string, opts StoreOptions, progress func(Progress)) (*StoreResult, error) {
-	body, err := json.Marshal(StoreRequest{Path: path, K: opts.K, M: opts.M, Public: opts.Public})
+	body, err := json.Marshal(StoreRequest{Path: path, K: opts.K, M: opts.M, Public: opts.Public, MaxPrice: opts.MaxPrice})
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +179,9 @@ func (c *Client) Store(ctx context.Context, r io.Reader, size int64, opts StoreO
 	}
 	if opts.Public {
 		q.Set("public", "true")
+	}
+	if opts.MaxPrice != 0 {
+		q.Set("max_price", strconv.FormatUint(opts.MaxPrice, 10))
 	}
 	u := c.base + PathStore
 	if len(q) > 0 {
@@ -409,4 +413,31 @@ func (c *Client) Deals(ctx context.Context) (*Deals, error) {
 		return nil, wrap("deals", err)
 	}
 	return &d, nil
+}
+
+// PathMarketAsks lists the providers' asks the node has.
+const PathMarketAsks = "/v1/market/asks"
+
+// Ask is a provider's standing offer, as GET /v1/market/asks lists them.
+type Ask struct {
+	Provider         string `json:"provider"`
+	PricePerGiBMonth uint64 `json:"price_per_gib_month"`
+	PricePerGiB      uint64 `json:"price_per_gib"`
+	CollateralPerGiB uint64 `json:"collateral_per_gib"`
+	FreeCapacity     uint64 `json:"free_capacity"`
+	ValidUntil       string `json:"valid_until"`
+}
+
+// Asks is the answer to GET /v1/market/asks.
+type Asks struct {
+	Asks []Ask `json:"asks"`
+}
+
+// MarketAsks lists the asks the node has from providers.
+func (c *Client) MarketAsks(ctx context.Context) (*Asks, error) {
+	var a Asks
+	if err := c.get(ctx, PathMarketAsks, nil, &a); err != nil {
+		return nil, wrap("market asks", err)
+	}
+	return &a, nil
 }

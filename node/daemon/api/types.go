@@ -28,6 +28,9 @@ type StoreRequest struct {
 	K      int    `json:"k,omitempty"` // 0, 0: the daemon's defaults
 	M      int    `json:"m,omitempty"`
 	Public bool   `json:"public,omitempty"`
+	// MaxPrice is the most paid per GiB-month, in nano-units (0: the
+	// daemon's limit); providers asking more are passed over.
+	MaxPrice uint64 `json:"max_price,omitempty"`
 }
 
 // Progress is how far a store or retrieval has come.
