@@ -9,6 +9,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/market"
 	"github.com/dsn-project/dsn/node"
 	"github.com/dsn-project/dsn/node/auditproto"
 	"github.com/dsn-project/dsn/node/owned"
@@ -123,6 +124,9 @@ func (d *Daemon) AuditEpoch(ctx context.Context, epoch uint64) (EpochSummary, er
 		}
 		if err := d.files.RecordAudit(t.file, t.seg, t.shard, a); err != nil {
 			d.log.Error("record audit", "file", t.file, "err", err)
+		}
+		if d.asks != nil {
+			d.asks.audited(t.provider, marketOutcome(a.Outcome))
 		}
 		if a.Outcome != owned.Pass {
 			d.log.Warn("audit: provider did not prove a shard", "epoch", epoch, "outcome", a.Outcome,
@@ -281,4 +285,14 @@ func (d *Daemon) RepairFiles(ctx context.Context) (repaired int) {
 		}
 	}
 	return repaired
+}
+
+func marketOutcome(o owned.Outcome) market.AuditOutcome {
+	switch o {
+	case owned.Pass:
+		return market.AuditPass
+	case owned.Fail:
+		return market.AuditFail
+	}
+	return market.AuditMissed
 }

@@ -32,6 +32,31 @@ type asks struct {
 	keyOf  func(dsn.PeerID) (ledger.PublicKey, error)
 	limits market.ClientLimits
 	now    func() time.Time
+	// reps is each provider's reputation from this node's own audits of
+	// it (market.DefaultReputation), kept in memory: a restart forgets
+	// it, and the ledger's penalties remain.
+	reps map[dsn.PeerID]market.Reputation
+}
+
+// audited folds one audit of p into its reputation.
+func (a *asks) audited(p dsn.PeerID, o market.AuditOutcome) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.reps[p]
+	if !ok {
+		r = market.DefaultReputation.New()
+	}
+	if r, err := market.DefaultReputation.Update(r, o); err == nil {
+		a.reps[p] = r
+	}
+}
+
+// reputation returns p's reputation, if this node has audited it.
+func (a *asks) reputation(p dsn.PeerID) (market.Reputation, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.reps[p]
+	return r, ok
 }
 
 func (a *asks) add(from dsn.PeerID, b []byte) error {
@@ -64,9 +89,13 @@ func (a *asks) get(p dsn.PeerID) (market.Ask, bool) {
 	return ask, ok && !ask.Expired(a.now())
 }
 
-// Eligible implements node.Market: with a price limit, a provider needs
-// a standing ask that fits it.
+// Eligible implements node.Market: a provider this node's audits have
+// scored below the market's threshold is passed over; with a price
+// limit, a provider also needs a standing ask that fits it.
 func (a *asks) Eligible(p dsn.PeerID, size int64, maxPrice uint64) error {
+	if r, ok := a.reputation(p); ok && r.Score() < market.DefaultMinScore {
+		return fmt.Errorf("%s's audits score %.3f, below %.2f", p, r.Score(), market.DefaultMinScore)
+	}
 	if maxPrice == 0 {
 		maxPrice = a.limits.MaxPricePerGiBMonth
 	}
@@ -187,11 +216,12 @@ func (d *Daemon) gossipAsks(ctx context.Context) {
 func newAsks(keyOf func(dsn.PeerID) (ledger.PublicKey, error), maxPrice uint64) *asks {
 	limits := market.DefaultLimits()
 	limits.MaxPricePerGiBMonth = maxPrice
-	// Reputation is not yet shared between nodes: every provider is
-	// taken as vetted and at full score here; the price is what counts.
+	// The score is checked by Eligible from this node's own audits;
+	// Fits only looks at the ask. Vetting limits per segment are not
+	// applied yet.
 	limits.MinScore = 0
 	limits.MaxUnvetted = math.MaxInt
-	return &asks{book: market.NewAskBook(0), keyOf: keyOf, limits: limits, now: time.Now}
+	return &asks{book: market.NewAskBook(0), keyOf: keyOf, limits: limits, now: time.Now, reps: map[dsn.PeerID]market.Reputation{}}
 }
 
 func (d *Daemon) handleAsks(w http.ResponseWriter, r *http.Request) {
