@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/frame"
 	"github.com/dsn-project/dsn/node/shardstore"
 	"github.com/dsn-project/dsn/proofs/compact"
 )
@@ -37,8 +38,8 @@ func TestBadRequests(t *testing.T) {
 	ctx := testCtx(t)
 	f := newFixture(t, ServerOptions{})
 	id := f.add(t, 1, 30_000)
-	frame := func(m message) []byte { return appendFrame(nil, m.append(nil)) }
-	body := func(b ...byte) []byte { return appendFrame(nil, b) }
+	framed := func(m message) []byte { return frame.Append(nil, m.append(nil)) }
+	body := func(b ...byte) []byte { return frame.Append(nil, b) }
 	var seed [32]byte
 	tgt := compact.Target{ID: id, Size: 30_000}
 	tests := []struct {
@@ -46,16 +47,16 @@ func TestBadRequests(t *testing.T) {
 		raw  []byte
 	}{
 		{"unknown type", body(9, 1, 2, 3)},
-		{"reply as a request", frame(reply{code: CodeOK})},
-		{"merkle, c = 0", frame(merkleRequest{id: id, c: 0})},
-		{"merkle, c over MaxMerkleSamples", frame(merkleRequest{id: id, c: MaxMerkleSamples + 1})},
-		{"merkle, trailing byte", appendFrame(nil, append(merkleRequest{id: id, c: 1}.append(nil), 0))},
+		{"reply as a request", framed(reply{code: CodeOK})},
+		{"merkle, c = 0", framed(merkleRequest{id: id, c: 0})},
+		{"merkle, c over MaxMerkleSamples", framed(merkleRequest{id: id, c: MaxMerkleSamples + 1})},
+		{"merkle, trailing byte", frame.Append(nil, append(merkleRequest{id: id, c: 1}.append(nil), 0))},
 		{"merkle, truncated id", body(typeMerkle, 1, 2, 3)},
-		{"compact, no targets", frame(compactRequest{seed: seed, c: 1})},
-		{"compact, same shard twice", frame(compactRequest{seed: seed, c: 1, targets: []compact.Target{tgt, tgt}})},
-		{"compact, too many blocks", frame(compactRequest{seed: seed, c: MaxPicks, targets: []compact.Target{tgt, {ID: dsn.ShardID{1}, Size: 1}}})},
-		{"compact, target of size 0", frame(compactRequest{seed: seed, c: 1, targets: []compact.Target{{ID: id, Size: 0}}})},
-		{"put tags, length 0", frame(putTagsRequest{id: id, length: 0})},
+		{"compact, no targets", framed(compactRequest{seed: seed, c: 1})},
+		{"compact, same shard twice", framed(compactRequest{seed: seed, c: 1, targets: []compact.Target{tgt, tgt}})},
+		{"compact, too many blocks", framed(compactRequest{seed: seed, c: MaxPicks, targets: []compact.Target{tgt, {ID: dsn.ShardID{1}, Size: 1}}})},
+		{"compact, target of size 0", framed(compactRequest{seed: seed, c: 1, targets: []compact.Target{{ID: id, Size: 0}}})},
+		{"put tags, length 0", framed(putTagsRequest{id: id, length: 0})},
 		{"frame over MaxRequestSize", binary.AppendUvarint(nil, MaxRequestSize+1)},
 		{"empty frame", []byte{0}},
 		{"non-minimal frame length", []byte{0x81, 0x00, typeMerkle}},

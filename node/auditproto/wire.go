@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/frame"
 	"github.com/dsn-project/dsn/internal/varint"
 	"github.com/dsn-project/dsn/proofs"
 	"github.com/dsn-project/dsn/proofs/compact"
@@ -418,16 +419,10 @@ func (d *decoder) done(what string) error {
 // message is any frame body.
 type message interface{ append([]byte) []byte }
 
-// appendFrame appends body behind its uvarint length prefix.
-func appendFrame(b, body []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(body)))
-	return append(b, body...)
-}
-
 // writeFrame sends m as one frame in one Write, so a frame never straddles
 // two writes on the stream.
 func writeFrame(w io.Writer, m message) error {
-	frame := appendFrame(nil, m.append(nil))
+	frame := frame.Append(nil, m.append(nil))
 	if len(frame) > MaxRequestSize+binary.MaxVarintLen32 {
 		panic(fmt.Sprintf("auditproto: %T encodes to %d bytes, over the frame limit", m, len(frame)))
 	}
@@ -435,46 +430,12 @@ func writeFrame(w io.Writer, m message) error {
 	return err
 }
 
-// readFrame reads one frame whose body is at most max bytes and returns
-// the body. It reads no byte past the frame, so raw bytes that follow stay
-// in the stream, and allocates only once the length is known to be within
-// max. A stream that ends before the first byte gives io.EOF; one that ends
-// inside a frame gives io.ErrUnexpectedEOF.
+// readFrame reads one frame whose body is at most max bytes (see
+// frame.Read); a frame that breaks the rules is ErrMalformed.
 func readFrame(r io.Reader, max int) ([]byte, error) {
-	maxPrefix := len(binary.AppendUvarint(nil, uint64(max)))
-	var n uint64
-	var one [1]byte
-	for i := 0; ; i++ {
-		if i == maxPrefix {
-			return nil, fmt.Errorf("%w: frame longer than %d bytes", ErrMalformed, max)
-		}
-		if _, err := io.ReadFull(r, one[:]); err != nil {
-			if i > 0 && err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-		c := one[0]
-		if i > 0 && c == 0 {
-			return nil, fmt.Errorf("%w: frame length not minimally encoded", ErrMalformed)
-		}
-		n |= uint64(c&0x7f) << (7 * i)
-		if n > uint64(max) {
-			return nil, fmt.Errorf("%w: frame longer than %d bytes", ErrMalformed, max)
-		}
-		if c < 0x80 {
-			break
-		}
+	body, err := frame.Read(r, max, nil)
+	if errors.Is(err, frame.ErrMalformed) {
+		err = fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if n == 0 {
-		return nil, fmt.Errorf("%w: empty frame", ErrMalformed)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return body, nil
+	return body, err
 }

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/frame"
 	"github.com/dsn-project/dsn/proofs"
 	"github.com/dsn-project/dsn/proofs/compact"
 )
@@ -47,7 +48,7 @@ func examples() []struct {
 func TestWireGolden(t *testing.T) {
 	var out strings.Builder
 	for _, ex := range examples() {
-		fmt.Fprintf(&out, "# %s\n%x\n", ex.name, appendFrame(nil, ex.msg.append(nil)))
+		fmt.Fprintf(&out, "# %s\n%x\n", ex.name, frame.Append(nil, ex.msg.append(nil)))
 	}
 	path := filepath.Join("testdata", "wire.golden")
 	if *update {
@@ -96,7 +97,7 @@ func TestLargestRequest(t *testing.T) {
 
 func seedFrames(f *testing.F) {
 	for _, ex := range examples() {
-		f.Add(appendFrame(nil, ex.msg.append(nil)))
+		f.Add(frame.Append(nil, ex.msg.append(nil)))
 	}
 	for _, s := range []string{"", "00", "8100", "8000", "ffffffffffffffffff01", "0501", "808001", "818004"} {
 		b, _ := hex.DecodeString(s)
@@ -117,7 +118,7 @@ func FuzzReadFrame(f *testing.F) {
 				t.Fatalf("readFrame(%x, %d) = %d-byte body, outside [1, %d]", data, max, len(body), max)
 			}
 			used := data[:len(data)-r.Len()]
-			if again := appendFrame(nil, body); !bytes.Equal(again, used) {
+			if again := frame.Append(nil, body); !bytes.Equal(again, used) {
 				t.Errorf("readFrame(%x) read %x, which re-encodes as %x", data, used, again)
 			}
 		}
@@ -200,11 +201,11 @@ func FuzzReply(f *testing.F) {
 // announced in full.
 func FuzzAnswer(f *testing.F) {
 	for _, ex := range examples() {
-		frame := appendFrame(nil, ex.msg.append(nil))
+		frame := frame.Append(nil, ex.msg.append(nil))
 		f.Add(frame, uint16(100), false)
 		f.Add(append(frame, bytes.Repeat([]byte{7}, 200)...), uint16(100), false)
 	}
-	ok := appendFrame(nil, reply{code: CodeOK, length: 10}.append(nil))
+	ok := frame.Append(nil, reply{code: CodeOK, length: 10}.append(nil))
 	f.Add(append(ok, make([]byte, 10)...), uint16(10), true)
 	f.Add(append(ok, make([]byte, 11)...), uint16(10), false)
 	f.Add(append(ok, make([]byte, 9)...), uint16(64), false)

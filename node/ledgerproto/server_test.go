@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/frame"
 	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/node/inproc"
 )
@@ -44,8 +45,8 @@ func TestBadRequests(t *testing.T) {
 	must(t, err)
 	receipt, err := ledger.Marshal(f.receipt(t, f.shard, 1, 1, 10))
 	must(t, err)
-	frame := func(m message) []byte { return appendFrame(nil, m.append(nil)) }
-	body := func(b ...byte) []byte { return appendFrame(nil, b) }
+	framed := func(m message) []byte { return frame.Append(nil, m.append(nil)) }
+	body := func(b ...byte) []byte { return frame.Append(nil, b) }
 	bigEntry := append([]byte{ledger.Version, byte(ledger.KindDeal)}, make([]byte, ledger.MaxEntrySize)...)
 	tests := []struct {
 		name string
@@ -53,20 +54,20 @@ func TestBadRequests(t *testing.T) {
 	}{
 		{"unknown type", body(9, 1, 2, 3)},
 		{"type 0", body(0)},
-		{"reply as a request", frame(reply{code: CodeOK})},
-		{"empty entry", frame(entryRequest{typ: typeSubmit})},
-		{"entry over MaxEntrySize", frame(entryRequest{typ: typeProposeDeal, entry: bigEntry[:ledger.MaxEntrySize+1]})},
+		{"reply as a request", framed(reply{code: CodeOK})},
+		{"empty entry", framed(entryRequest{typ: typeSubmit})},
+		{"entry over MaxEntrySize", framed(entryRequest{typ: typeProposeDeal, entry: bigEntry[:ledger.MaxEntrySize+1]})},
 		{"entry length past the body", body(typeSubmit, 10, 1, 2)},
-		{"garbage entry", frame(entryRequest{typ: typeSubmit, entry: []byte{1, 2, 3, 4, 5}})},
-		{"entry of another version", frame(entryRequest{typ: typeSubmit, entry: append([]byte{9}, receipt[1:]...)})},
-		{"receipt with a trailing byte", frame(entryRequest{typ: typeSubmit, entry: append(receipt[:len(receipt):len(receipt)], 0)})},
-		{"deal submitted", frame(entryRequest{typ: typeSubmit, entry: deal})},
-		{"receipt proposed as a deal", frame(entryRequest{typ: typeProposeDeal, entry: receipt})},
+		{"garbage entry", framed(entryRequest{typ: typeSubmit, entry: []byte{1, 2, 3, 4, 5}})},
+		{"entry of another version", framed(entryRequest{typ: typeSubmit, entry: append([]byte{9}, receipt[1:]...)})},
+		{"receipt with a trailing byte", framed(entryRequest{typ: typeSubmit, entry: append(receipt[:len(receipt):len(receipt)], 0)})},
+		{"deal submitted", framed(entryRequest{typ: typeSubmit, entry: deal})},
+		{"receipt proposed as a deal", framed(entryRequest{typ: typeProposeDeal, entry: receipt})},
 		{"checkpoint with a trailing byte", body(typeGetCheckpoint, 0)},
-		{"consistency, old above new", frame(consistencyRequest{oldSize: 5, newSize: 4})},
-		{"consistency, new above MaxIndex", frame(consistencyRequest{oldSize: 0, newSize: MaxIndex + 1})},
+		{"consistency, old above new", framed(consistencyRequest{oldSize: 5, newSize: 4})},
+		{"consistency, new above MaxIndex", framed(consistencyRequest{oldSize: 0, newSize: MaxIndex + 1})},
 		{"consistency, truncated", body(typeProveConsistency, 1)},
-		{"inclusion, index MaxIndex", frame(inclusionRequest{index: MaxIndex})},
+		{"inclusion, index MaxIndex", framed(inclusionRequest{index: MaxIndex})},
 		{"inclusion, non-minimal index", body(typeProveInclusion, 0x81, 0x00)},
 		{"frame over MaxRequestSize", binary.AppendUvarint(nil, MaxRequestSize+1)},
 		{"empty frame", []byte{0}},
@@ -255,7 +256,7 @@ func TestClientHangs(t *testing.T) {
 	must(t, err)
 	defer st.Reset()
 	_ = st.SetDeadline(time.Now().Add(10 * time.Second))
-	full := appendFrame(nil, consistencyRequest{oldSize: 1, newSize: 2}.append(nil))
+	full := frame.Append(nil, consistencyRequest{oldSize: 1, newSize: 2}.append(nil))
 	if _, err := st.Write(full[:2]); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +350,7 @@ func TestBadAnswers(t *testing.T) {
 		})
 	}
 	ok := func(payload []byte) []byte {
-		return appendFrame(nil, reply{code: CodeOK, payload: payload}.append(nil))
+		return frame.Append(nil, reply{code: CodeOK, payload: payload}.append(nil))
 	}
 	tampered := append([]byte(nil), cp.Note...)
 	tampered[len(tampered)-3] ^= 1
@@ -373,7 +374,7 @@ func TestBadAnswers(t *testing.T) {
 			func() error { _, err := FetchInclusion(ctx, f.client, f.provider, 5); return err }, ErrWrongEntry},
 		{"error code with a payload", append(binary.AppendUvarint(nil, 5), typeReply, byte(CodeNotFound), 0, 1, 9),
 			func() error { _, err := FetchInclusion(ctx, f.client, f.provider, 0); return err }, ErrMalformed},
-		{"unknown code", appendFrame(nil, reply{code: 99}.append(nil)),
+		{"unknown code", frame.Append(nil, reply{code: 99}.append(nil)),
 			func() error { _, err := FetchInclusion(ctx, f.client, f.provider, 0); return err }, ErrUnknownCode},
 		{"reply cut short", ok(cp.Note)[:20],
 			func() error { _, err := FetchCheckpoint(ctx, f.client, f.provider); return err }, ErrMalformed},

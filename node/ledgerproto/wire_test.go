@@ -12,6 +12,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/dsn-project/dsn/internal/frame"
 	"github.com/dsn-project/dsn/ledger"
 )
 
@@ -42,7 +43,7 @@ func examples() []struct {
 func TestWireGolden(t *testing.T) {
 	var out strings.Builder
 	for _, ex := range examples() {
-		fmt.Fprintf(&out, "# %s\n%x\n", ex.name, appendFrame(nil, ex.msg.append(nil)))
+		fmt.Fprintf(&out, "# %s\n%x\n", ex.name, frame.Append(nil, ex.msg.append(nil)))
 	}
 	path := filepath.Join("testdata", "wire.golden")
 	if *update {
@@ -114,7 +115,7 @@ func TestReplyText(t *testing.T) {
 
 func seedFrames(f *testing.F) {
 	for _, ex := range examples() {
-		f.Add(appendFrame(nil, ex.msg.append(nil)))
+		f.Add(frame.Append(nil, ex.msg.append(nil)))
 	}
 	for _, s := range []string{"", "00", "8100", "8000", "ffffffffffffffffff01", "0501", "808001", "851f"} {
 		b, _ := hex.DecodeString(s)
@@ -135,7 +136,7 @@ func FuzzReadFrame(f *testing.F) {
 				t.Fatalf("readFrame(%x, %d) = %d-byte body, outside [1, %d]", data, max, len(body), max)
 			}
 			used := data[:len(data)-r.Len()]
-			if again := appendFrame(nil, body); !bytes.Equal(again, used) {
+			if again := frame.Append(nil, body); !bytes.Equal(again, used) {
 				t.Errorf("readFrame(%x) read %x, which re-encodes as %x", data, used, again)
 			}
 		}

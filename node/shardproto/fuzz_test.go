@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/frame"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/wire.golden")
@@ -43,7 +44,7 @@ func examples() []struct {
 func TestWireGolden(t *testing.T) {
 	var out strings.Builder
 	for _, ex := range examples() {
-		fmt.Fprintf(&out, "# %s\n%x\n", ex.name, appendFrame(nil, ex.msg.append(nil)))
+		fmt.Fprintf(&out, "# %s\n%x\n", ex.name, frame.Append(nil, ex.msg.append(nil)))
 	}
 	path := filepath.Join("testdata", "wire.golden")
 	if *update {
@@ -62,7 +63,7 @@ func TestWireGolden(t *testing.T) {
 
 func seedFrames(f *testing.F) {
 	for _, ex := range examples() {
-		f.Add(appendFrame(nil, ex.msg.append(nil)))
+		f.Add(frame.Append(nil, ex.msg.append(nil)))
 	}
 	for _, s := range []string{"", "00", "8108", "8000", "ffffffffffffffffff01", "0501", "808001"} {
 		b, _ := hex.DecodeString(s)
@@ -95,7 +96,7 @@ func FuzzReadFrame(f *testing.F) {
 			t.Fatalf("readFrame(%x) = %d-byte body, outside [1, %d]", data, len(body), MaxFrameSize)
 		}
 		used := data[:len(data)-r.Len()]
-		if again := appendFrame(nil, body); !bytes.Equal(again, used) {
+		if again := frame.Append(nil, body); !bytes.Equal(again, used) {
 			t.Errorf("readFrame(%x) read %x, which re-encodes as %x", data, used, again)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/frame"
 	"github.com/dsn-project/dsn/node/inproc"
 )
 
@@ -261,13 +262,13 @@ func TestMalformedFrames(t *testing.T) {
 		{"huge length", GetProtocol, []byte{0xff, 0xff, 0xff, 0xff, 0x0f}, true},
 		{"empty frame", PutProtocol, []byte{0x00}, true},
 		{"non-minimal length", PutProtocol, []byte{0x80, 0x00}, true},
-		{"wrong message type", PutProtocol, appendFrame(nil, getRequest{id: id, length: -1}.append(nil)), true},
+		{"wrong message type", PutProtocol, frame.Append(nil, getRequest{id: id, length: -1}.append(nil)), true},
 		{"unknown message type", GetProtocol, []byte{0x01, 0x63}, true},
-		{"truncated id", PutProtocol, appendFrame(nil, good[:20]), true},
-		{"trailing bytes", PutProtocol, appendFrame(nil, append(append([]byte{}, good...), 0)), true},
-		{"non-minimal size", PutProtocol, appendFrame(nil, append(append([]byte{}, good[:33]...), 0x8a, 0x00)), true},
-		{"negative length", GetProtocol, appendFrame(nil, getRequest{id: id, length: -1}.append(nil)[:33:33]), true},
-		{"range too large", GetProtocol, appendFrame(nil, getRequest{id: id, off: 1 << 40, length: -1}.append(nil)), true},
+		{"truncated id", PutProtocol, frame.Append(nil, good[:20]), true},
+		{"trailing bytes", PutProtocol, frame.Append(nil, append(append([]byte{}, good...), 0)), true},
+		{"non-minimal size", PutProtocol, frame.Append(nil, append(append([]byte{}, good[:33]...), 0x8a, 0x00)), true},
+		{"negative length", GetProtocol, frame.Append(nil, getRequest{id: id, length: -1}.append(nil)[:33:33]), true},
+		{"range too large", GetProtocol, frame.Append(nil, getRequest{id: id, off: 1 << 40, length: -1}.append(nil)), true},
 		{"stream ends in frame", PutProtocol, []byte{0x30, 0x01}, false},
 	}
 	ctx := testCtx(t)

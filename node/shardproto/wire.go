@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/frame"
 	"github.com/dsn-project/dsn/internal/varint"
 )
 
@@ -354,12 +355,6 @@ func (d *decoder) done(what string) error {
 	return nil
 }
 
-// appendFrame appends body behind its uvarint length prefix.
-func appendFrame(b, body []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(body)))
-	return append(b, body...)
-}
-
 // message is any of the four frame bodies.
 type message interface{ append([]byte) []byte }
 
@@ -371,52 +366,18 @@ func writeFrame(w io.Writer, m message) error {
 	if len(body) > MaxFrameSize {
 		panic(fmt.Sprintf("shardproto: %T encodes to %d bytes, over MaxFrameSize", m, len(body)))
 	}
-	frame := appendFrame(buf[:0:binary.MaxVarintLen64], body)
+	frame := frame.Append(buf[:0:binary.MaxVarintLen64], body)
 	_, err := w.Write(frame)
 	return err
 }
 
-// maxPrefix is the length of the longest valid frame length prefix.
-var maxPrefix = len(binary.AppendUvarint(nil, MaxFrameSize))
-
 // readFrame reads one frame into buf (at least MaxFrameSize bytes) and
-// returns its body. It reads no byte past the frame, so raw shard bytes that
-// follow stay in the stream. A stream that ends before the first byte gives
-// io.EOF; one that ends inside a frame gives io.ErrUnexpectedEOF.
+// returns its body (see frame.Read); a frame that breaks the rules is
+// ErrMalformed.
 func readFrame(r io.Reader, buf []byte) ([]byte, error) {
-	var n uint64
-	var one [1]byte
-	for i := 0; ; i++ {
-		if i == maxPrefix {
-			return nil, fmt.Errorf("%w: frame longer than %d bytes", ErrMalformed, MaxFrameSize)
-		}
-		if _, err := io.ReadFull(r, one[:]); err != nil {
-			if i > 0 && err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-		c := one[0]
-		if i > 0 && c == 0 {
-			return nil, fmt.Errorf("%w: frame length not minimally encoded", ErrMalformed)
-		}
-		n |= uint64(c&0x7f) << (7 * i)
-		if n > MaxFrameSize {
-			return nil, fmt.Errorf("%w: frame longer than %d bytes", ErrMalformed, MaxFrameSize)
-		}
-		if c < 0x80 {
-			break
-		}
+	body, err := frame.Read(r, MaxFrameSize, buf)
+	if errors.Is(err, frame.ErrMalformed) {
+		err = fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if n == 0 {
-		return nil, fmt.Errorf("%w: empty frame", ErrMalformed)
-	}
-	body := buf[:n]
-	if _, err := io.ReadFull(r, body); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return body, nil
+	return body, err
 }
