@@ -56,8 +56,9 @@ const prepareQueue = 256
 
 // ServeProvider serves store over t: the shard protocol, and, when store
 // (or the store an Announcer wraps) keeps sidecars, the challenge
-// protocol, with each shard's Merkle outboard built in the background as
-// the shard arrives, so that its first audit reads only what it samples.
+// protocol. Each shard's Merkle outboard is ready before its first audit,
+// so that the audit reads only what it samples: built by the store as the
+// shard arrives (ProofSidecars), or else in the background right after.
 func ServeProvider(t dsn.Transport, dir string, store dsn.ShardStore, log *slog.Logger) *Provider {
 	p := &Provider{ID: t.Self(), Dir: dir, Store: store, t: t}
 	inner := store
@@ -69,21 +70,26 @@ func ServeProvider(t dsn.Transport, dir string, store dsn.ShardStore, log *slog.
 		senders := newSenders()
 		p.Audit = auditproto.NewServer(h, auditproto.ServerOptions{Logger: log, AcceptTags: senders.check})
 		p.Audit.Register(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		p.stopPrepare = cancel
-		queue := make(chan dsn.ShardID, prepareQueue)
-		p.prepared.Go(func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case id := <-queue:
-					if err := p.Audit.Prepare(ctx, id); err != nil && ctx.Err() == nil && log != nil {
-						log.Warn("build proof material", "shard", id.Short(), "err", err)
+		// A store that builds proof material as shards arrive needs no
+		// second pass; others get it built in the background.
+		var queue chan dsn.ShardID
+		if b, ok := inner.(interface{ BuildsSidecars() bool }); !ok || !b.BuildsSidecars() {
+			queue = make(chan dsn.ShardID, prepareQueue)
+			ctx, cancel := context.WithCancel(context.Background())
+			p.stopPrepare = cancel
+			p.prepared.Go(func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case id := <-queue:
+						if err := p.Audit.Prepare(ctx, id); err != nil && ctx.Err() == nil && log != nil {
+							log.Warn("build proof material", "shard", id.Short(), "err", err)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 		served = &preparingStore{ShardStore: store, queue: queue, senders: senders}
 	}
 	p.Server = shardproto.NewServer(served, shardproto.ServerOptions{Logger: log})
@@ -151,7 +157,9 @@ func (p *Provider) Stop() {
 	p.Server.Unregister(p.t)
 	if p.Audit != nil {
 		p.Audit.Unregister(p.t)
-		p.stopPrepare()
+		if p.stopPrepare != nil {
+			p.stopPrepare()
+		}
 		p.prepared.Wait()
 	}
 }
@@ -176,9 +184,11 @@ func (s *preparingStore) ReceiveShard(ctx context.Context, id dsn.ShardID, size 
 	if p, ok := shardproto.Sender(ctx); ok && !held {
 		s.senders.add(p, id)
 	}
-	select {
-	case s.queue <- id:
-	default: // the first challenge builds it instead
+	if s.queue != nil {
+		select {
+		case s.queue <- id:
+		default: // the first challenge builds it instead
+		}
 	}
 	return nil
 }

@@ -264,6 +264,21 @@ func checkKM(opts *node.StoreOptions, hasK, hasM bool) error {
 	return nil
 }
 
+// parseReference parses a reference a request names, answering 400 if
+// it is not one.
+func parseReference(w http.ResponseWriter, s string) (manifest.Reference, bool) {
+	if len(s) > maxReference {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("reference of %d bytes, at most %d allowed", len(s), maxReference))
+		return manifest.Reference{}, false
+	}
+	ref, err := manifest.ParseReference(s)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+		return manifest.Reference{}, false
+	}
+	return ref, true
+}
+
 // checkPath checks a path a request names on the daemon's machine.
 func checkPath(p string) error {
 	if p == "" || len(p) > maxPath || !filepath.IsAbs(p) {
@@ -406,13 +421,8 @@ func (d *Daemon) handleRetrieve(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, "retrieve", &req) {
 		return
 	}
-	if len(req.Reference) > maxReference {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("reference of %d bytes, at most %d allowed", len(req.Reference), maxReference))
-		return
-	}
-	ref, err := manifest.ParseReference(req.Reference)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+	ref, ok := parseReference(w, req.Reference)
+	if !ok {
 		return
 	}
 	if err := checkPath(req.Path); err != nil {
@@ -438,17 +448,11 @@ func (d *Daemon) handleAudit(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, "audit", &req) {
 		return
 	}
-	if len(req.Reference) > maxReference {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("reference of %d bytes, at most %d allowed", len(req.Reference), maxReference))
+	ref, ok := parseReference(w, req.Reference)
+	if !ok {
 		return
 	}
-	ref, err := manifest.ParseReference(req.Reference)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
-		return
-	}
-	a := auditor{client: d.client, files: d.files, key: d.opts.ProofKey, peerString: d.opts.PeerString,
-		period: d.repo.Config.EpochOrDefault(), log: d.log}
+	a := d.auditor()
 	scheme, mine, err := a.resolve(ref, req.Scheme)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
@@ -457,6 +461,12 @@ func (d *Daemon) handleAudit(w http.ResponseWriter, r *http.Request) {
 	d.answer(w, r, "audit", func(ctx context.Context, _ func(api.Progress)) (any, error) {
 		return a.audit(ctx, ref, scheme, mine)
 	})
+}
+
+// auditor is the daemon's auditor for on-demand audits.
+func (d *Daemon) auditor() auditor {
+	return auditor{client: d.client, files: d.files, key: d.opts.ProofKey, peerString: d.opts.PeerString,
+		period: d.repo.Config.EpochOrDefault(), log: d.log}
 }
 
 // auditor runs `dsn audit` for a daemon or a temporary node.
@@ -535,13 +545,8 @@ func (d *Daemon) handleRepair(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, "repair", &req) {
 		return
 	}
-	if len(req.Reference) > maxReference {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("reference of %d bytes, at most %d allowed", len(req.Reference), maxReference))
-		return
-	}
-	ref, err := manifest.ParseReference(req.Reference)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+	ref, ok := parseReference(w, req.Reference)
+	if !ok {
 		return
 	}
 	f, err := d.files.Get(ref.Manifest)
@@ -554,8 +559,7 @@ func (d *Daemon) handleRepair(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.answer(w, r, "repair", func(ctx context.Context, _ func(api.Progress)) (any, error) {
-		a := auditor{client: d.client, files: d.files, key: d.opts.ProofKey, peerString: d.opts.PeerString,
-			period: d.repo.Config.EpochOrDefault(), log: d.log}
+		a := d.auditor()
 		scheme, _, err := a.resolve(ref, "")
 		if err != nil {
 			return nil, err

@@ -40,6 +40,10 @@ type Options struct {
 	Sidecars func(id dsn.ShardID, size int64) []SidecarBuilder
 }
 
+// BuildsSidecars reports whether the store builds sidecars for the shards
+// it receives (Options.Sidecars).
+func (s *Store) BuildsSidecars() bool { return s.sidecars != nil }
+
 // SidecarBuilder is fed a shard's bytes as they are received, in order,
 // and then gives the sidecar to keep with the shard.
 type SidecarBuilder interface {
