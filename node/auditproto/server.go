@@ -333,12 +333,15 @@ func (s *Server) putTags(st dsn.Stream, req putTagsRequest) {
 		fail(err)
 		return
 	}
+	// Counted before the reply, so that Stats includes it once the owner
+	// has heard OK.
+	s.tagsStored.Add(1)
 	if err := writeFrame(st, reply{code: CodeOK}); err != nil {
+		s.tagsStored.Add(-1)
 		s.tagErrors.Add(1)
 		_ = st.Reset()
 		return
 	}
-	s.tagsStored.Add(1)
 	finish(st)
 }
 
@@ -359,22 +362,30 @@ func (s *Server) failChallenge(st dsn.Stream, kind string, err error) {
 	finish(st)
 }
 
-// sendProof sends an OK reply and the proof, then ends the stream.
-func (s *Server) sendProof(st dsn.Stream, proof []byte) bool {
+// sendProof sends an OK reply and the proof, then ends the stream. The
+// proof is counted in sent before it is written, and uncounted if the write
+// fails, so that Stats already includes it when the auditor has read it.
+func (s *Server) sendProof(st dsn.Stream, proof []byte, sent *atomic.Int64) {
+	sent.Add(1)
+	s.proofBytesOut.Add(int64(len(proof)))
 	if err := writeFrame(st, reply{code: CodeOK, length: int64(len(proof))}); err != nil {
-		s.challengeErrors.Add(1)
-		_ = st.Reset()
-		return false
+		s.unsend(st, int64(len(proof)), sent)
+		return
 	}
-	n, err := st.Write(proof)
-	s.proofBytesOut.Add(int64(n))
-	if err != nil {
-		s.challengeErrors.Add(1)
-		_ = st.Reset()
-		return false
+	if n, err := st.Write(proof); err != nil {
+		s.unsend(st, int64(len(proof)-n), sent)
+		return
 	}
 	finish(st)
-	return true
+}
+
+// unsend takes back the count of a proof whose write failed, leaving the
+// bytes that did go out counted, and resets the stream.
+func (s *Server) unsend(st dsn.Stream, unwritten int64, sent *atomic.Int64) {
+	sent.Add(-1)
+	s.proofBytesOut.Add(-unwritten)
+	s.challengeErrors.Add(1)
+	_ = st.Reset()
 }
 
 func (s *Server) proveMerkle(st dsn.Stream, req merkleRequest) {
@@ -410,9 +421,7 @@ func (s *Server) proveMerkle(st dsn.Stream, req merkleRequest) {
 		s.failChallenge(st, "merkle", err)
 		return
 	}
-	if s.sendProof(st, b) {
-		s.merkleProofs.Add(1)
-	}
+	s.sendProof(st, b, &s.merkleProofs)
 }
 
 // outboard returns shard id's outboard: the stored one, or one built from
@@ -497,9 +506,7 @@ func (s *Server) proveCompact(st dsn.Stream, req compactRequest) {
 		s.failChallenge(st, "compact", err)
 		return
 	}
-	if s.sendProof(st, p.Encode()) {
-		s.compactProofs.Add(1)
-	}
+	s.sendProof(st, p.Encode(), &s.compactProofs)
 }
 
 // addTarget folds target i into the proof: the shard must be held at the

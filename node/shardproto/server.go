@@ -203,15 +203,18 @@ func (s *Server) handlePut(st dsn.Stream) {
 		s.putErrors.Add(1)
 		s.log.Info("put failed", "peer", st.RemotePeer(), "shard", req.id.Short(), "size", req.size, "code", code, "err", err)
 	}
+	// A put is counted before its reply, so that Stats includes it once
+	// the client has heard OK, and uncounted if the reply cannot be sent.
+	if err == nil {
+		s.puts.Add(1)
+	}
 	if werr := writeFrame(st, putResult{code: code, text: replyText(code, err)}); werr != nil {
 		if err == nil {
+			s.puts.Add(-1)
 			s.putErrors.Add(1)
 		}
 		_ = st.Reset()
 		return
-	}
-	if err == nil {
-		s.puts.Add(1)
 	}
 	finish(st)
 }
@@ -279,22 +282,26 @@ func (s *Server) handleGet(st dsn.Stream) {
 		_ = st.Reset()
 		return
 	}
+	// Bytes and the get are counted before they are written, and the
+	// unsent part taken back on failure, so that Stats includes a get once
+	// the client has read it all.
+	s.gets.Add(1)
+	out := &countingWriter{w: st, n: &s.bytesOut}
 	bp := copyBufs.Get().(*[]byte)
-	sent, err := io.CopyBuffer(st, io.LimitReader(rc, n), *bp)
+	sent, err := io.CopyBuffer(out, io.LimitReader(rc, n), *bp)
 	copyBufs.Put(bp)
-	s.bytesOut.Add(sent)
 	if err == nil && sent < n {
 		err = fmt.Errorf("store gave %d of %d bytes: %w", sent, n, io.ErrUnexpectedEOF)
 	}
 	if err != nil {
 		// The client must see a broken stream, never a clean end after
 		// fewer bytes than the header promised.
+		s.gets.Add(-1)
 		s.getErrors.Add(1)
 		s.log.Info("get broken off", "peer", st.RemotePeer(), "shard", req.id.Short(), "sent", sent, "of", n, "err", err)
 		_ = st.Reset()
 		return
 	}
-	s.gets.Add(1)
 	finish(st)
 }
 
@@ -307,5 +314,19 @@ type countingReader struct {
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	return n, err
+}
+
+// countingWriter adds each write's length to n before making it, and takes
+// back what did not go out.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n - len(p)))
 	return n, err
 }
