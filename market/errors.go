@@ -76,4 +76,8 @@ var (
 	// ErrReputationParams is returned by ReputationParams.Validate for
 	// parameters outside their ranges.
 	ErrReputationParams = errors.New("invalid reputation parameters")
+	// ErrReputationsMalformed is returned by Reputations.UnmarshalBinary
+	// for bytes that are not a canonical table, and by MarshalBinary for
+	// a table it cannot encode.
+	ErrReputationsMalformed = errors.New("malformed reputation table")
 )
