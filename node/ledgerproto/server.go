@@ -184,6 +184,10 @@ func (s *Server) release() { <-s.slots }
 // read side fails the peer's further writes just as a reset would.
 func finish(st dsn.Stream) { _ = st.Close() }
 
+// replyTime bounds writing a reply once the handler has returned: a
+// frame of at most a few KiB.
+const replyTime = 2 * time.Second
+
 func (s *Server) handle(st dsn.Stream) {
 	dl := time.Now().Add(s.opts.Timeout)
 	_ = st.SetDeadline(dl)
@@ -239,6 +243,10 @@ func (s *Server) handle(st dsn.Stream) {
 		what, count = "prove inclusion", &s.inclusion
 		payload, err = s.proveInclusion(ctx, req.index)
 	}
+	// The reply has its own short bound from here: a handler that used
+	// its whole time must still be able to say so, however loaded the
+	// machine is, and the tenth of the Timeout left may be too little.
+	_ = st.SetDeadline(time.Now().Add(replyTime))
 	if err != nil {
 		s.fail(st, what, err)
 		return
