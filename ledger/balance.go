@@ -28,11 +28,20 @@ type Account struct {
 	SpaceEarned     uint64 // Σ credit Bytes × EpochSeconds × PricePerGiBMonth / (GiB × MonthSeconds)
 	BytesServed     uint64 // Σ over sessions of the latest receipt's Bytes
 	BandwidthEarned uint64 // Σ BytesServed × PricePerGiB / GiB
-	Penalties       uint64 // Σ penalty Amounts
+	// Penalties is all it paid its clients for failures: Σ penalty
+	// Amounts + Forfeits.
+	Penalties uint64
+	// Forfeits is the part of Penalties that is collateral: Σ Forfeit
+	// of the Ends of its failed deals.
+	Forfeits uint64
 	// As a client.
 	SpaceOwed     uint64
 	BandwidthOwed uint64
-	Compensation  uint64 // penalties paid by its providers
+	// Compensation is all its providers paid it for failures: Σ penalty
+	// Amounts + ForfeitsReceived.
+	Compensation uint64
+	// ForfeitsReceived is the part of Compensation that is collateral.
+	ForfeitsReceived uint64
 }
 
 // Balances folds entries, in log order, into accounts. It trusts that
@@ -63,6 +72,7 @@ type pair struct{ provider, client PublicKey }
 type pairSum struct {
 	space     u128
 	penalties uint64
+	forfeits  uint64
 }
 
 // NewBalances returns an empty fold.
@@ -121,6 +131,19 @@ func (b *Balances) Add(e Entry) error {
 		var carry uint64
 		if s.penalties, carry = bits.Add64(s.penalties, e.Amount, 0); carry != 0 {
 			return fmt.Errorf("balance: penalties: %w", ErrOverflow)
+		}
+	case *End:
+		found := false
+		for _, d := range b.deals[triple{e.Shard, e.Client, e.Provider}] {
+			found = found || d.Start == e.Start
+		}
+		if !found {
+			return fmt.Errorf("balance: %w: end of the deal for shard %x starting at %d", ErrNoDeal, e.Shard[:6], e.Start)
+		}
+		s := b.sum(pair{e.Provider, e.Client})
+		var carry uint64
+		if s.forfeits, carry = bits.Add64(s.forfeits, e.Forfeit, 0); carry != 0 {
+			return fmt.Errorf("balance: forfeits: %w", ErrOverflow)
 		}
 	}
 	return nil
@@ -181,8 +204,10 @@ func (b *Balances) Accounts() ([]Account, error) {
 			dst *uint64
 			v   uint64
 		}{
-			{&pr.SpaceEarned, space}, {&pr.BandwidthEarned, band}, {&pr.BytesServed, x.bytes}, {&pr.Penalties, s.penalties},
-			{&cl.SpaceOwed, space}, {&cl.BandwidthOwed, band}, {&cl.Compensation, s.penalties},
+			{&pr.SpaceEarned, space}, {&pr.BandwidthEarned, band}, {&pr.BytesServed, x.bytes},
+			{&pr.Penalties, s.penalties}, {&pr.Penalties, s.forfeits}, {&pr.Forfeits, s.forfeits},
+			{&cl.SpaceOwed, space}, {&cl.BandwidthOwed, band},
+			{&cl.Compensation, s.penalties}, {&cl.Compensation, s.forfeits}, {&cl.ForfeitsReceived, s.forfeits},
 		} {
 			var carry uint64
 			if *add.dst, carry = bits.Add64(*add.dst, add.v, 0); carry != 0 {

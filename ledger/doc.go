@@ -16,12 +16,12 @@
 //
 // # Parties and entries
 //
-// A party is an Ed25519 public key. There are four kinds of entry:
+// A party is an Ed25519 public key. There are five kinds of entry:
 //
 //   - Deal: the terms of one shard's storage (shard, size, storage price
-//     per GiB-month, bandwidth price per GiB, [Start, End) in Unix
-//     seconds, client, provider, 1 to 16 auditors), signed by client and
-//     provider.
+//     per GiB-month, bandwidth price per GiB, the provider's collateral,
+//     [Start, End) in Unix seconds, client, provider, 1 to 16 auditors),
+//     signed by client and provider.
 //   - Receipt: signed by the client as bytes arrive in a transfer
 //     session: provider, client, shard, 16-byte session ID, sequence
 //     number and cumulative bytes. The latest receipt of a session
@@ -34,11 +34,12 @@
 //
 // # Encoding
 //
-// An entry is version (1 byte, 1) || kind (1 byte) || fields in
+// An entry is version (1 byte, 2) || kind (1 byte) || fields in
 // declaration order || signatures (64 bytes each). Keys, shard IDs,
 // session IDs and digests are fixed-width; integers are minimal uvarints;
 // the auditor list is a uvarint count then keys in strictly increasing
-// byte order; an outcome is one byte. Decoding is strict: no trailing
+// byte order; an outcome and an end reason are one byte. Version 1
+// (before collateral and End) is refused with ErrVersion. Decoding is strict: no trailing
 // bytes, every bound checked (entry at most 4 KiB), so every entry has
 // exactly one encoding. A signature covers
 // "dsn ledger v1 <kind>\x00" || the encoding without signatures, so it
@@ -60,8 +61,18 @@
 // inside a deal's time ([epoch×len, (epoch+1)×len) ⊆ [Start, End)), is
 // signed by an auditor the deal names, uses the epoch length of the
 // deal's first audit, and is the only credit or penalty of its (deal,
-// epoch); a credit's Bytes is the deal's Size. Each refusal wraps a
-// sentinel error.
+// epoch); a credit's Bytes is the deal's Size. An End names a deal in the
+// log (ErrNoDeal) that has not ended (ErrDealEnded), is signed by its
+// client or one of its auditors (ErrNotAuditor; by the provider,
+// ErrSelfDealing), has At within [Start, End] and after the epoch of
+// every credit or penalty already logged for the deal, At equal to the
+// deal's End if expired, and, if failed, follows MaxConsecutiveFailures
+// penalties in a row in log order (a credit resets the run) and forfeits
+// exactly the deal's Collateral; other reasons forfeit nothing (ErrTerms,
+// ErrMalformed). Once a deal has ended, no credit or penalty is taken for
+// an epoch starting at or after At (ErrDealEnded). A renewal is a new
+// deal of the same triple starting at the old one's End, which the
+// overlap rule allows. Each refusal wraps a sentinel error.
 //
 // # Storage
 //
@@ -69,7 +80,8 @@
 // "h"+u64be(j) tlog stored hash j; "c"+u64be(k) the k-th published
 // checkpoint; and indexes that the rules read ("D" deals by shard,
 // parties and start, "S" receipt sessions, "O" (deal, epoch) outcomes,
-// "E" each deal's epoch length). Indexes are derived data: Verify
+// "E" each deal's epoch length, "F" each deal's penalties since its last
+// credit, "X" ended deals). Indexes are derived data: Verify
 // rebuilds them in a scratch store instead of trusting them.
 //
 // # Checkpoints and proofs
@@ -108,7 +120,9 @@
 // Σ Bytes × EpochSeconds × PricePerGiBMonth / (2^30 × 2,592,000);
 // bandwidth is, per session, the latest receipt's bytes × PricePerGiB /
 // 2^30, priced by the latest deal of the shard and parties when the
-// session's first receipt was appended; penalties are summed. Products
+// session's first receipt was appended; penalties and forfeits are
+// summed, a forfeit counted in the provider's Penalties and Forfeits and
+// the client's Compensation and ForfeitsReceived. Products
 // are summed exactly in 128 bits per (provider, client) pair and rounded
 // down once, so a provider earns exactly what its clients owe.
 package ledger

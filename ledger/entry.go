@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"github.com/dsn-project/dsn"
@@ -12,8 +13,10 @@ import (
 )
 
 // Version is the format version byte that starts every encoded entry. An
-// entry with another version is refused, never guessed at.
-const Version = 1
+// entry with another version is refused, never guessed at. Version 2
+// added a deal's Collateral and the End entry; version 1 entries are
+// refused with ErrVersion (a version 1 log is not read, not converted).
+const Version = 2
 
 // Bounds on entries. They keep every decoded entry small and every sum in
 // Balance inside 128-bit intermediates (see balance.go).
@@ -29,8 +32,14 @@ const (
 	MaxTime = 1 << 40
 	// MaxEpochSeconds bounds an epoch's length: one leap year.
 	MaxEpochSeconds = 366 * 24 * 3600
-	// MaxAmount bounds a penalty, in nano-units.
+	// MaxAmount bounds a penalty, a deal's collateral and a forfeit, in
+	// nano-units.
 	MaxAmount = 1 << 48
+	// MaxConsecutiveFailures is how many penalties in a row, with no
+	// credit between them, a deal must have before an End may forfeit
+	// its collateral: market.MaxConsecutiveFailures, the number after
+	// which a deal fails.
+	MaxConsecutiveFailures = 3
 )
 
 // Kind says what an entry records. Its value is the second byte of the
@@ -43,6 +52,7 @@ const (
 	KindReceipt Kind = 2
 	KindCredit  Kind = 3
 	KindPenalty Kind = 4
+	KindEnd     Kind = 5
 )
 
 func (k Kind) String() string {
@@ -55,6 +65,8 @@ func (k Kind) String() string {
 		return "credit"
 	case KindPenalty:
 		return "penalty"
+	case KindEnd:
+		return "end"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -102,7 +114,35 @@ func (o Outcome) String() string {
 	return fmt.Sprintf("outcome(%d)", uint8(o))
 }
 
-// Entry is one signed ledger record: *Deal, *Receipt, *Credit or *Penalty.
+// EndReason is why a deal ended before or at its term.
+type EndReason uint8
+
+// End reasons; values are wire bytes.
+const (
+	// EndExpired: the deal reached its End time.
+	EndExpired EndReason = 1
+	// EndFailed: MaxConsecutiveFailures audits in a row failed or were
+	// missed; the provider forfeits its collateral to the client.
+	EndFailed EndReason = 2
+	// EndCancelled: the client stopped the deal early, for instance
+	// because repair moved the shard to another provider.
+	EndCancelled EndReason = 3
+)
+
+func (r EndReason) String() string {
+	switch r {
+	case EndExpired:
+		return "expired"
+	case EndFailed:
+		return "failed"
+	case EndCancelled:
+		return "cancelled"
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// Entry is one signed ledger record: *Deal, *Receipt, *Credit, *Penalty
+// or *End.
 type Entry interface {
 	Kind() Kind
 	// AppendBinary appends the canonical encoding, signatures included. It
@@ -128,6 +168,10 @@ type Deal struct {
 	PricePerGiBMonth uint64
 	// PricePerGiB is what serving one GiB costs, in nano-units.
 	PricePerGiB uint64
+	// Collateral is what the provider stakes for this shard, in
+	// nano-units, at most MaxAmount: it forfeits all of it to the client
+	// in an End of reason EndFailed.
+	Collateral uint64
 	// Start and End bound the deal in Unix seconds: [Start, End).
 	Start, End uint64
 	Client     PublicKey
@@ -186,10 +230,35 @@ type Penalty struct {
 	AuditorSig Signature
 }
 
+// End ends a deal, identified by its shard, parties and Start: from At
+// on it earns nothing and takes no credit or penalty. It is signed by the
+// deal's client or one of its auditors, never by the provider: the
+// provider cannot end a deal to escape its audits, and an End that takes
+// its collateral must follow MaxConsecutiveFailures penalties in a row.
+type End struct {
+	Shard    dsn.ShardID
+	Client   PublicKey
+	Provider PublicKey
+	// Signer is the deal's client or one of its auditors.
+	Signer PublicKey
+	// Start is the deal's Start: with the shard and parties it names the
+	// deal.
+	Start uint64
+	// At is when the deal stops earning, in Unix seconds, within
+	// [Start, End] of the deal; the deal's End for EndExpired.
+	At     uint64
+	Reason EndReason
+	// Forfeit is the collateral the provider pays the client, in
+	// nano-units: the deal's Collateral for EndFailed, 0 otherwise.
+	Forfeit   uint64
+	SignerSig Signature
+}
+
 func (*Deal) Kind() Kind    { return KindDeal }
 func (*Receipt) Kind() Kind { return KindReceipt }
 func (*Credit) Kind() Kind  { return KindCredit }
 func (*Penalty) Kind() Kind { return KindPenalty }
+func (*End) Kind() Kind     { return KindEnd }
 
 // domain returns the prefix of every signed message of kind k. A
 // signature over one kind, or over anything outside this ledger, can
@@ -220,6 +289,7 @@ func (d *Deal) appendBody(b []byte) []byte {
 	b = appendU(b, d.Size)
 	b = appendU(b, d.PricePerGiBMonth)
 	b = appendU(b, d.PricePerGiB)
+	b = appendU(b, d.Collateral)
 	b = appendU(b, d.Start)
 	b = appendU(b, d.End)
 	b = append(b, d.Client[:]...)
@@ -265,12 +335,26 @@ func (p *Penalty) appendBody(b []byte) []byte {
 	return appendU(b, p.Amount)
 }
 
+func (e *End) appendBody(b []byte) []byte {
+	b = header(b, KindEnd)
+	b = append(b, e.Shard[:]...)
+	b = append(b, e.Client[:]...)
+	b = append(b, e.Provider[:]...)
+	b = append(b, e.Signer[:]...)
+	b = appendU(b, e.Start)
+	b = appendU(b, e.At)
+	b = append(b, byte(e.Reason))
+	return appendU(b, e.Forfeit)
+}
+
 func (d *Deal) check() error {
 	switch {
 	case d.Size == 0 || d.Size > dsn.MaxShardSize:
 		return fmt.Errorf("%w: deal size %d out of range [1, %d]", ErrMalformed, d.Size, int64(dsn.MaxShardSize))
 	case d.PricePerGiBMonth > MaxPrice || d.PricePerGiB > MaxPrice:
 		return fmt.Errorf("%w: deal price above %d", ErrMalformed, int64(MaxPrice))
+	case d.Collateral > MaxAmount:
+		return fmt.Errorf("%w: deal collateral %d above %d", ErrMalformed, d.Collateral, int64(MaxAmount))
 	case d.Start >= d.End || d.End > MaxTime:
 		return fmt.Errorf("%w: deal time [%d, %d) empty or past %d", ErrMalformed, d.Start, d.End, int64(MaxTime))
 	case len(d.Auditors) == 0 || len(d.Auditors) > MaxAuditors:
@@ -329,6 +413,24 @@ func (p *Penalty) check() error {
 	return checkEpoch(p.Epoch, p.EpochSeconds)
 }
 
+func (e *End) check() error {
+	switch {
+	case e.Client == e.Provider:
+		return fmt.Errorf("%w: end of a deal whose client is its provider", ErrSelfDealing)
+	case e.Signer == e.Provider:
+		return fmt.Errorf("%w: end signed by its provider", ErrSelfDealing)
+	case e.Reason != EndExpired && e.Reason != EndFailed && e.Reason != EndCancelled:
+		return fmt.Errorf("%w: end reason %d", ErrMalformed, e.Reason)
+	case e.At < e.Start || e.At > MaxTime:
+		return fmt.Errorf("%w: end at %d, before the deal's start %d or past %d", ErrMalformed, e.At, e.Start, int64(MaxTime))
+	case e.Forfeit > MaxAmount:
+		return fmt.Errorf("%w: forfeit of %d above %d", ErrMalformed, e.Forfeit, int64(MaxAmount))
+	case e.Reason != EndFailed && e.Forfeit != 0:
+		return fmt.Errorf("%w: a deal %s forfeits %d; only a failed deal forfeits collateral", ErrMalformed, e.Reason, e.Forfeit)
+	}
+	return nil
+}
+
 func (d *Deal) sigs(body []byte) []sigItem {
 	m := signedMessage(KindDeal, body)
 	return []sigItem{{d.Client, m, d.ClientSig, "client"}, {d.Provider, m, d.ProviderSig, "provider"}}
@@ -346,6 +448,10 @@ func (p *Penalty) sigs(body []byte) []sigItem {
 	return []sigItem{{p.Auditor, signedMessage(KindPenalty, body), p.AuditorSig, "auditor"}}
 }
 
+func (e *End) sigs(body []byte) []sigItem {
+	return []sigItem{{e.Signer, signedMessage(KindEnd, body), e.SignerSig, "signer"}}
+}
+
 func encode(e Entry, b []byte) ([]byte, error) {
 	if err := e.check(); err != nil {
 		return b, err
@@ -360,6 +466,8 @@ func encode(e Entry, b []byte) ([]byte, error) {
 		b = append(b, e.AuditorSig[:]...)
 	case *Penalty:
 		b = append(b, e.AuditorSig[:]...)
+	case *End:
+		b = append(b, e.SignerSig[:]...)
 	}
 	return b, nil
 }
@@ -368,6 +476,7 @@ func (d *Deal) AppendBinary(b []byte) ([]byte, error)    { return encode(d, b) }
 func (r *Receipt) AppendBinary(b []byte) ([]byte, error) { return encode(r, b) }
 func (c *Credit) AppendBinary(b []byte) ([]byte, error)  { return encode(c, b) }
 func (p *Penalty) AppendBinary(b []byte) ([]byte, error) { return encode(p, b) }
+func (e *End) AppendBinary(b []byte) ([]byte, error)     { return encode(e, b) }
 
 // Marshal returns the canonical encoding of e.
 func Marshal(e Entry) ([]byte, error) { return e.AppendBinary(nil) }
@@ -416,6 +525,24 @@ func (c *Credit) Sign(key ed25519.PrivateKey) (err error) {
 func (p *Penalty) Sign(key ed25519.PrivateKey) (err error) {
 	p.AuditorSig, err = sign(p, key, p.Auditor, "auditor")
 	return err
+}
+
+// Sign signs e as its Signer: the deal's client or one of its auditors
+// (Log.Append checks which).
+func (e *End) Sign(key ed25519.PrivateKey) (err error) {
+	e.SignerSig, err = sign(e, key, e.Signer, "signer")
+	return err
+}
+
+// MarshalJSON renders e for people and JSON tools as the node's API
+// renders the other kinds: snake-case names, keys, shard and signature
+// in hex, the reason as a word.
+func (e *End) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]any{
+		"shard": e.Shard.String(), "client": e.Client.String(), "provider": e.Provider.String(),
+		"signer": e.Signer.String(), "start": e.Start, "at": e.At, "reason": e.Reason.String(),
+		"forfeit": e.Forfeit, "signer_sig": hex.EncodeToString(e.SignerSig[:]),
+	})
 }
 
 // CheckSignatures reports whether every signature e carries is valid and
@@ -479,6 +606,7 @@ func (e *Deal) decodeFrom(d *decoder) {
 	e.Size = d.u("size")
 	e.PricePerGiBMonth = d.u("storage price")
 	e.PricePerGiB = d.u("bandwidth price")
+	e.Collateral = d.u("collateral")
 	e.Start = d.u("start")
 	e.End = d.u("end")
 	d.fixed(e.Client[:], "client")
@@ -532,6 +660,20 @@ func (e *Penalty) decodeFrom(d *decoder) {
 	d.fixed(e.AuditorSig[:], "auditor signature")
 }
 
+func (e *End) decodeFrom(d *decoder) {
+	d.fixed(e.Shard[:], "shard")
+	d.fixed(e.Client[:], "client")
+	d.fixed(e.Provider[:], "provider")
+	d.fixed(e.Signer[:], "signer")
+	e.Start = d.u("start")
+	e.At = d.u("at")
+	if r := d.take(1, "reason"); r != nil {
+		e.Reason = EndReason(r[0])
+	}
+	e.Forfeit = d.u("forfeit")
+	d.fixed(e.SignerSig[:], "signer signature")
+}
+
 // DecodeEntry decodes one canonical entry. It checks the encoding and
 // every field bound, not signatures (CheckSignatures does) nor rules that
 // depend on other entries (Log.Append does). Exactly one byte string
@@ -542,6 +684,9 @@ func DecodeEntry(b []byte) (Entry, error) {
 	}
 	if len(b) < 2 {
 		return nil, fmt.Errorf("decode entry: %w: %d bytes", ErrMalformed, len(b))
+	}
+	if b[0] == 1 {
+		return nil, fmt.Errorf("decode entry: version 1 predates deal collateral and ends; this build reads version %d only: %w", Version, ErrVersion)
 	}
 	if b[0] != Version {
 		return nil, fmt.Errorf("decode entry: version %d, want %d: %w", b[0], Version, ErrVersion)
@@ -556,6 +701,8 @@ func DecodeEntry(b []byte) (Entry, error) {
 		e = new(Credit)
 	case KindPenalty:
 		e = new(Penalty)
+	case KindEnd:
+		e = new(End)
 	default:
 		return nil, fmt.Errorf("decode entry: %w: unknown kind %d", ErrMalformed, b[1])
 	}

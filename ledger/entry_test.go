@@ -18,7 +18,8 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // to these bytes is a format change and needs a new Version.
 func TestEntryGolden(t *testing.T) {
 	var out strings.Builder
-	for _, e := range []Entry{newDeal(t, testShard, dealFrom, dealTo), newReceipt(t, testShard, 1, 2, 1<<28), newCredit(t, testShard, 1000), newPenalty(t, testShard, 1002)} {
+	for _, e := range []Entry{newDeal(t, testShard, dealFrom, dealTo), newReceipt(t, testShard, 1, 2, 1<<28), newCredit(t, testShard, 1000), newPenalty(t, testShard, 1002),
+		newEnd(t, testShard, dealFrom, 1003*hour, EndFailed, testCollateral, auditorKey)} {
 		b, err := Marshal(e)
 		if err != nil {
 			t.Fatalf("Marshal(%s) = %v", e.Kind(), err)
@@ -58,6 +59,12 @@ func TestDecodeEntryRejects(t *testing.T) {
 		b := d.appendBody(nil)
 		return append(append(b, d.ClientSig[:]...), d.ProviderSig[:]...)
 	}
+	end := newEnd(t, testShard, dealFrom, dealFrom+hour, EndFailed, 1, clientKey)
+	mutEnd := func(f func(e *End)) []byte {
+		e := *end
+		f(&e)
+		return append(e.appendBody(nil), e.SignerSig[:]...)
+	}
 	var many []PublicKey
 	for i := range MaxAuditors + 1 {
 		many = append(many, PublicKey{byte(i + 1)})
@@ -71,8 +78,9 @@ func TestDecodeEntryRejects(t *testing.T) {
 		want error
 	}{
 		{"empty", nil, ErrMalformed},
-		{"version", append([]byte{2}, valid[1:]...), ErrVersion},
-		{"kind", append([]byte{1, 9}, valid[2:]...), ErrMalformed},
+		{"version 1", append([]byte{1}, valid[1:]...), ErrVersion},
+		{"version 3", append([]byte{3}, valid[1:]...), ErrVersion},
+		{"kind", append([]byte{Version, 9}, valid[2:]...), ErrMalformed},
 		{"truncated", valid[:len(valid)-1], ErrMalformed},
 		{"trailing", append(bytes.Clone(valid), 0), ErrMalformed},
 		{"non-minimal varint", nonMinimal, ErrMalformed},
@@ -84,6 +92,15 @@ func TestDecodeEntryRejects(t *testing.T) {
 		{"size 0", mut(func(d *Deal) { d.Size = 0 }), ErrMalformed},
 		{"empty time", mut(func(d *Deal) { d.End = d.Start }), ErrMalformed},
 		{"price", mut(func(d *Deal) { d.PricePerGiB = MaxPrice + 1 }), ErrMalformed},
+		{"collateral", mut(func(d *Deal) { d.Collateral = MaxAmount + 1 }), ErrMalformed},
+		{"end reason 0", mutEnd(func(e *End) { e.Reason = 0 }), ErrMalformed},
+		{"end reason 4", mutEnd(func(e *End) { e.Reason = 4 }), ErrMalformed},
+		{"end before the deal's start", mutEnd(func(e *End) { e.At = e.Start - 1 }), ErrMalformed},
+		{"forfeit above bound", mutEnd(func(e *End) { e.Forfeit = MaxAmount + 1 }), ErrMalformed},
+		{"expired deal forfeits", mutEnd(func(e *End) { e.Reason = EndExpired }), ErrMalformed},
+		{"cancelled deal forfeits", mutEnd(func(e *End) { e.Reason = EndCancelled }), ErrMalformed},
+		{"end signed by the provider", mutEnd(func(e *End) { e.Signer = provider }), ErrSelfDealing},
+		{"end of a self-deal", mutEnd(func(e *End) { e.Client = provider }), ErrSelfDealing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,7 +138,9 @@ func TestDomainSeparation(t *testing.T) {
 }
 
 func FuzzDecodeEntry(f *testing.F) {
-	for _, e := range honest(f) {
+	seeds := append(honest(f), newEnd(f, testShard, dealFrom, dealTo, EndExpired, 0, clientKey),
+		newEnd(f, testShard, dealFrom, dealFrom+5*hour, EndFailed, testCollateral, auditorKey))
+	for _, e := range seeds {
 		b, _ := Marshal(e)
 		f.Add(b)
 	}

@@ -39,11 +39,16 @@ var (
 	// deal in the log for the same shard, client and provider.
 	ErrDealOverlap = errors.New("deal overlaps an earlier deal for the same shard and parties")
 	// ErrNotAuditor is returned for a credit or penalty signed by a key
-	// that the deal does not name as an auditor.
+	// that the deal does not name as an auditor, and for an End signed by
+	// a key that is neither the deal's client nor one of its auditors.
 	ErrNotAuditor = errors.New("signer is not an auditor of the deal")
 	// ErrTerms is returned for an entry at odds with its deal: a receipt
-	// for more bytes than the shard, a credit for another size, or an
-	// epoch length other than the one the deal's first audit used.
+	// for more bytes than the shard, a credit for another size, an epoch
+	// length other than the one the deal's first audit used; or an End
+	// at odds with it: At outside the deal, an expiry before the deal's
+	// End, a failure without MaxConsecutiveFailures penalties in a row
+	// or forfeiting other than the deal's Collateral, or an End before a
+	// credit or penalty already logged for a later epoch.
 	ErrTerms = errors.New("entry does not match the deal's terms")
 	// ErrSequence is returned for a receipt whose sequence number is not
 	// above every earlier one of its session: a replay, a lowered or a
@@ -55,6 +60,10 @@ var (
 	// ErrSessionMismatch is returned for a receipt whose session already
 	// belongs to another shard.
 	ErrSessionMismatch = errors.New("session belongs to another shard")
+	// ErrDealEnded is returned for a second End of one deal, and for a
+	// credit or penalty of an ended deal for an epoch that starts at or
+	// after the End's At.
+	ErrDealEnded = errors.New("deal has ended")
 	// ErrDuplicateOutcome is returned for a second credit or penalty for
 	// the same deal and epoch.
 	ErrDuplicateOutcome = errors.New("deal already has a credit or penalty for the epoch")

@@ -48,7 +48,7 @@ func newDeal(t testing.TB, shard dsn.ShardID, from, to uint64) *Deal {
 		auditors[0], auditors[1] = auditors[1], auditors[0]
 	}
 	d := &Deal{
-		Shard: shard, Size: 1 << 30, PricePerGiBMonth: 1_000_000, PricePerGiB: 10_000,
+		Shard: shard, Size: 1 << 30, PricePerGiBMonth: 1_000_000, PricePerGiB: 10_000, Collateral: testCollateral,
 		Start: from, End: to, Client: client, Provider: provider, Auditors: auditors,
 	}
 	must(t, d.SignClient(clientKey))
@@ -75,6 +75,18 @@ func newPenalty(t testing.TB, shard dsn.ShardID, epoch uint64) *Penalty {
 	p := &Penalty{Provider: provider, Client: client, Auditor: auditor, Shard: shard, Epoch: epoch, EpochSeconds: hour, Outcome: OutcomeMissed, Amount: 700}
 	must(t, p.Sign(auditorKey))
 	return p
+}
+
+// testCollateral is what newDeal's provider stakes.
+const testCollateral = 5_000_000
+
+// newEnd returns an End of the deal of shard starting at start, signed
+// by key as signer.
+func newEnd(t testing.TB, shard dsn.ShardID, start, at uint64, reason EndReason, forfeit uint64, key ed25519.PrivateKey) *End {
+	t.Helper()
+	e := &End{Shard: shard, Client: client, Provider: provider, Signer: PublicKeyOf(key), Start: start, At: at, Reason: reason, Forfeit: forfeit}
+	must(t, e.Sign(key))
+	return e
 }
 
 func must(t testing.TB, err error) {

@@ -22,6 +22,8 @@ import (
 //	S client session                    -> receipt session state (see session)
 //	O u64be(deal index) u64be(epoch)    -> kind (1) u64be(entry index)
 //	E u64be(deal index)                 -> u64be(epoch length)
+//	F u64be(deal index)                 -> u64be(penalties since the last credit)
+//	X u64be(deal index)                 -> u64be(at) u64be(End entry index)
 //
 // The upper-case keys are indexes derived from the entries: Append reads
 // them to apply the rules, and Verify rebuilds them from scratch in a
@@ -36,6 +38,8 @@ const (
 	keySession    = 'S'
 	keyOutcome    = 'O'
 	keyEpochLen   = 'E'
+	keyFailures   = 'F'
+	keyEnded      = 'X'
 )
 
 func u64Key(prefix byte, v uint64) []byte {
@@ -155,6 +159,10 @@ func (r *rules) party(e Entry) error {
 		if o == e.Provider || o == e.Client || o == e.Auditor {
 			return nil
 		}
+	case *End:
+		if o == e.Provider || o == e.Client || o == e.Signer {
+			return nil
+		}
 	}
 	return fmt.Errorf("%w: %s does not name %s", ErrNotParty, e.Kind(), o.Short())
 }
@@ -172,6 +180,8 @@ func (r *rules) apply(e Entry, idx int64) error {
 		return r.outcome(KindCredit, triple{e.Shard, e.Client, e.Provider}, e.Auditor, e.Epoch, e.EpochSeconds, e.Bytes, idx)
 	case *Penalty:
 		return r.outcome(KindPenalty, triple{e.Shard, e.Client, e.Provider}, e.Auditor, e.Epoch, e.EpochSeconds, 0, idx)
+	case *End:
+		return r.end(e, idx)
 	}
 	panic("ledger: unknown entry type")
 }
@@ -297,6 +307,13 @@ func (r *rules) outcome(kind Kind, k triple, auditor PublicKey, epoch, secs, byt
 	if kind == KindCredit && bytes != d.Size {
 		return fmt.Errorf("%w: credit for %d bytes, deal for %d", ErrTerms, bytes, d.Size)
 	}
+	at, endIdx, ended, err := r.ended(di)
+	if err != nil {
+		return err
+	}
+	if ended && from >= at {
+		return fmt.Errorf("%w: epoch %d starts at %d, the deal at index %d ended at %d (entry %d)", ErrDealEnded, epoch, from, di, at, endIdx)
+	}
 	// Epoch numbers mean nothing without their length: the deal's first
 	// audit fixes it, so that two lengths cannot credit one hour twice.
 	lk := u64Key(keyEpochLen, uint64(di))
@@ -326,5 +343,139 @@ func (r *rules) outcome(kind Kind, k triple, auditor PublicKey, epoch, secs, byt
 		}
 		return fmt.Errorf("%w: epoch %d of deal at index %d, entry %d", ErrDuplicateOutcome, epoch, di, prev)
 	}
-	return r.s.Set(ok2, binary.BigEndian.AppendUint64([]byte{byte(kind)}, uint64(idx)), nil)
+	if err := r.s.Set(ok2, binary.BigEndian.AppendUint64([]byte{byte(kind)}, uint64(idx)), nil); err != nil {
+		return err
+	}
+	// The run of penalties since the last credit, in log order: what an
+	// End of reason failed is checked against.
+	run, err := r.failures(di)
+	if err != nil {
+		return err
+	}
+	if kind == KindCredit {
+		run = 0
+	} else {
+		run++
+	}
+	return r.s.Set(u64Key(keyFailures, uint64(di)), binary.BigEndian.AppendUint64(nil, run), nil)
+}
+
+// failures returns the penalties logged for deal di since its last credit.
+func (r *rules) failures(di int64) (uint64, error) {
+	v, err := get(r.s, u64Key(keyFailures, uint64(di)))
+	switch {
+	case err != nil:
+		return 0, err
+	case v == nil:
+		return 0, nil
+	case len(v) != 8:
+		return 0, fmt.Errorf("%w: failure count of %d bytes", ErrCorrupt, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// ended returns when deal di ended and the index of its End, ok false if
+// it has not.
+func (r *rules) ended(di int64) (at uint64, idx int64, ok bool, err error) {
+	v, err := get(r.s, u64Key(keyEnded, uint64(di)))
+	switch {
+	case err != nil || v == nil:
+		return 0, 0, false, err
+	case len(v) != 16:
+		return 0, 0, false, fmt.Errorf("%w: end record of %d bytes", ErrCorrupt, len(v))
+	}
+	return binary.BigEndian.Uint64(v), int64(binary.BigEndian.Uint64(v[8:])), true, nil
+}
+
+// lastOutcome returns the start of the latest epoch with a credit or
+// penalty of deal di, ok false if there is none.
+func (r *rules) lastOutcome(di int64) (from uint64, ok bool, err error) {
+	p := u64Key(keyOutcome, uint64(di))
+	it, err := r.s.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: u64Key(keyOutcome, uint64(di)+1)})
+	if err != nil {
+		return 0, false, err
+	}
+	var epoch uint64
+	if it.Last() {
+		k := it.Key()
+		if len(k) != 17 {
+			it.Close()
+			return 0, false, fmt.Errorf("%w: outcome key %x", ErrCorrupt, k)
+		}
+		epoch, ok = binary.BigEndian.Uint64(k[9:]), true
+	}
+	if err := it.Close(); err != nil || !ok {
+		return 0, false, err
+	}
+	v, err := get(r.s, u64Key(keyEpochLen, uint64(di)))
+	if err != nil {
+		return 0, false, err
+	}
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("%w: deal %d has outcomes and an epoch length of %d bytes", ErrCorrupt, di, len(v))
+	}
+	return epoch * binary.BigEndian.Uint64(v), true, nil
+}
+
+// end applies an End: the deal it names exists and has not ended, its
+// signer may end it, At lies within it, and the reason holds.
+func (r *rules) end(e *End, idx int64) error {
+	k := triple{e.Shard, e.Client, e.Provider}
+	v, err := get(r.s, binary.BigEndian.AppendUint64(dealPrefix(k), e.Start))
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		return fmt.Errorf("%w: end of a deal for shard %x starting at %d", ErrNoDeal, e.Shard[:6], e.Start)
+	}
+	if len(v) != 16 {
+		return fmt.Errorf("%w: deal index value of %d bytes", ErrCorrupt, len(v))
+	}
+	di := int64(binary.BigEndian.Uint64(v[8:]))
+	d, err := r.readDeal(di)
+	if err != nil {
+		return err
+	}
+	named := e.Signer == d.Client
+	for _, a := range d.Auditors {
+		named = named || a == e.Signer
+	}
+	if !named {
+		return fmt.Errorf("%w: end signed by %s, neither client nor auditor of the deal at index %d", ErrNotAuditor, e.Signer.Short(), di)
+	}
+	if _, prev, ok, err := r.ended(di); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("%w: the deal at index %d was ended by entry %d", ErrDealEnded, di, prev)
+	}
+	if e.At > d.End {
+		return fmt.Errorf("%w: end at %d, after the deal's end %d", ErrTerms, e.At, d.End)
+	}
+	switch e.Reason {
+	case EndExpired:
+		if e.At != d.End {
+			return fmt.Errorf("%w: expired at %d, the deal ends at %d", ErrTerms, e.At, d.End)
+		}
+	case EndFailed:
+		run, err := r.failures(di)
+		if err != nil {
+			return err
+		}
+		if run < MaxConsecutiveFailures {
+			return fmt.Errorf("%w: failed after %d penalties in a row, %d needed", ErrTerms, run, MaxConsecutiveFailures)
+		}
+		if e.Forfeit != d.Collateral {
+			return fmt.Errorf("%w: forfeit of %d, the deal's collateral is %d", ErrTerms, e.Forfeit, d.Collateral)
+		}
+	}
+	// An End cannot undo what is logged: no credit or penalty may already
+	// stand for an epoch from At on.
+	if from, ok, err := r.lastOutcome(di); err != nil {
+		return err
+	} else if ok && from >= e.At {
+		return fmt.Errorf("%w: end at %d, an epoch from %d already has a credit or penalty", ErrTerms, e.At, from)
+	}
+	val := binary.BigEndian.AppendUint64(nil, e.At)
+	val = binary.BigEndian.AppendUint64(val, uint64(idx))
+	return r.s.Set(u64Key(keyEnded, uint64(di)), val, nil)
 }

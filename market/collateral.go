@@ -49,26 +49,13 @@ func Collateral(size, collateralPerGiB uint64) uint64 {
 	return min(div128(hi, lo, GiB, true), MaxAmount)
 }
 
-// Penalty is what a provider forfeits to the client for an audit of a
-// deal's shard with outcome o, where next is the deal's state after the
-// audit (Transition's result) and collateralPerGiB is the collateral rate
-// of the ask the deal was made under (terms are fixed when the deal is
-// made; later asks do not change them):
-//
-//   - a pass forfeits nothing;
-//   - a failed or missed audit forfeits twice the epoch's value (the
-//     credit it lost and as much again), at least one nano-unit, as
-//     node/book.Penalty does; fail and missed cost the same, for the
-//     reason Update gives;
-//   - the audit that fails the deal (next.Status is DealFailed, after
-//     MaxConsecutiveFailures in a row) also forfeits the whole
-//     collateral, which pays the client for repairing the shard.
-//
-// So a deal can cost its provider at most its collateral once plus twice
-// the value of each epoch it failed. The sum saturates at MaxAmount; the
-// products are taken in 128 bits and cannot overflow. It fails only with
-// ErrOutcome.
-func Penalty(t DealTerms, collateralPerGiB uint64, o AuditOutcome, next DealState) (uint64, error) {
+// EpochPenalty is what a provider forfeits to the client for one audit
+// of a deal's shard with outcome o: the Amount of the ledger Penalty
+// entry. A pass forfeits nothing; a failed or missed audit forfeits twice
+// the epoch's value (the credit it lost and as much again), at least one
+// nano-unit, exactly as node/book.Penalty does; fail and missed cost the
+// same, for the reason Update gives. It fails only with ErrOutcome.
+func EpochPenalty(t DealTerms, o AuditOutcome) (uint64, error) {
 	switch o {
 	case AuditPass:
 		return 0, nil
@@ -76,10 +63,41 @@ func Penalty(t DealTerms, collateralPerGiB uint64, o AuditOutcome, next DealStat
 	default:
 		return 0, fmt.Errorf("penalty: %w %d", ErrOutcome, uint8(o))
 	}
-	p := max(1, min(t.EpochValue(), MaxAmount/2)*2)
+	return max(1, min(t.EpochValue(), MaxAmount/2)*2), nil
+}
+
+// Forfeit is the collateral a deal that staked collateral forfeits once
+// it is in state next: all of it when next.Status is DealFailed (after
+// MaxConsecutiveFailures failed or missed audits in a row), which pays
+// the client for repairing the shard, and nothing otherwise. It is the
+// Forfeit of the ledger End entry that ends a failed deal, and the
+// ledger refuses any other amount.
+func Forfeit(collateral uint64, next DealState) uint64 {
 	if next.Status == DealFailed {
-		p += Collateral(t.Size, collateralPerGiB) // both <= MaxAmount: no overflow
+		return min(collateral, MaxAmount)
 	}
+	return 0
+}
+
+// Penalty is everything an audit with outcome o costs a provider, where
+// next is the deal's state after the audit (Transition's result) and
+// collateralPerGiB is the collateral rate the deal was made at (terms are
+// fixed when the deal is made; later asks do not change them). It is the
+// sum of two ledger amounts, each recorded once: EpochPenalty, the
+// Amount of the audit's Penalty entry, and, for the audit that fails the
+// deal, Forfeit, the collateral in the End entry that follows it. The
+// Penalty entry never carries the collateral.
+//
+// So a deal costs its provider at most its collateral once plus twice the
+// value of each epoch it failed. The sum saturates at MaxAmount; the
+// products are taken in 128 bits and cannot overflow. It fails only with
+// ErrOutcome.
+func Penalty(t DealTerms, collateralPerGiB uint64, o AuditOutcome, next DealState) (uint64, error) {
+	p, err := EpochPenalty(t, o)
+	if err != nil || p == 0 {
+		return p, err
+	}
+	p += Forfeit(Collateral(t.Size, collateralPerGiB), next) // both <= MaxAmount: no overflow
 	return min(p, MaxAmount), nil
 }
 

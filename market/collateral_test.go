@@ -112,3 +112,57 @@ func TestPenalty(t *testing.T) {
 		t.Errorf("Penalty(outcome 9) = %v, want %v", err, ErrOutcome)
 	}
 }
+
+// TestPenaltySplitsIntoEntries: the total Penalty is the Penalty entry's
+// amount plus the End entry's forfeit, and the collateral appears only in
+// the second, only for the audit that fails the deal.
+func TestPenaltySplitsIntoEntries(t *testing.T) {
+	terms := DealTerms{Size: GiB, PricePerGiBMonth: 1e9, EpochSeconds: 3600}
+	const rate = 2e9
+	collateral := Collateral(terms.Size, rate)
+	s := DealState{Status: DealAccepted}
+	var entries, forfeits, total uint64
+	for i, o := range []AuditOutcome{AuditPass, AuditMissed, AuditFail, AuditMissed} {
+		next, err := Transition(s, mustEvent(t, o))
+		if err != nil {
+			t.Fatalf("audit %d: %v", i, err)
+		}
+		amount, err := EpochPenalty(terms, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := Penalty(terms, rate, o, next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := Forfeit(collateral, next)
+		if all != amount+f {
+			t.Errorf("audit %d (%s): Penalty = %d, EpochPenalty + Forfeit = %d + %d", i, o, all, amount, f)
+		}
+		if f != 0 && next.Status != DealFailed {
+			t.Errorf("audit %d (%s): Forfeit(%v) = %d, want 0 before the deal fails", i, o, next, f)
+		}
+		entries += amount
+		forfeits += f
+		total += all
+		s = next
+	}
+	if s.Status != DealFailed || forfeits != collateral || total != entries+collateral {
+		t.Errorf("after three failures: %v, forfeits %d, total %d; want failed, %d once, %d", s, forfeits, total, collateral, entries+collateral)
+	}
+	if got := Forfeit(collateral, DealState{Status: DealExpired}); got != 0 {
+		t.Errorf("Forfeit(expired) = %d, want 0", got)
+	}
+	if got := Forfeit(^uint64(0), DealState{Status: DealFailed}); got != MaxAmount {
+		t.Errorf("Forfeit(2^64-1, failed) = %d, want %d", got, uint64(MaxAmount))
+	}
+}
+
+func mustEvent(t *testing.T, o AuditOutcome) DealEvent {
+	t.Helper()
+	e, err := AuditEvent(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}

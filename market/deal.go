@@ -6,7 +6,9 @@ import "fmt"
 type DealStatus uint8
 
 // Deal statuses. Proposed, Accepted and Active are live; the rest are
-// final.
+// final. Each status is read off a node's ledger (see DealEvent): the
+// deal entry accepts, the first credit activates, an End entry expires,
+// fails or cancels, a new deal starting at the End renews.
 const (
 	// DealProposed: the client has signed the terms and sent them.
 	DealProposed DealStatus = iota + 1
@@ -27,6 +29,9 @@ const (
 	DealFailed
 	// DealRefused: the provider did not countersign.
 	DealRefused
+	// DealCancelled: the client ended the deal before its term, for
+	// instance because repair moved the shard to another provider.
+	DealCancelled
 )
 
 func (s DealStatus) String() string {
@@ -45,12 +50,14 @@ func (s DealStatus) String() string {
 		return "failed"
 	case DealRefused:
 		return "refused"
+	case DealCancelled:
+		return "cancelled"
 	}
 	return fmt.Sprintf("status(%d)", uint8(s))
 }
 
 // Final reports whether no event moves a deal out of s.
-func (s DealStatus) Final() bool { return s >= DealExpired && s <= DealRefused }
+func (s DealStatus) Final() bool { return s >= DealExpired && s <= DealCancelled }
 
 // DealEvent is something that happens to a deal.
 type DealEvent uint8
@@ -67,16 +74,21 @@ const (
 	// EventPass: an audit passed (a ledger credit).
 	EventPass
 	// EventFail: an audit got a wrong proof (a ledger penalty, outcome
-	// fail).
+	// fail). The one that fails the deal is followed by a ledger End of
+	// reason failed, forfeiting the deal's collateral (see Forfeit).
 	EventFail
 	// EventMiss: an audit got no answer in time (a ledger penalty,
-	// outcome missed).
+	// outcome missed), followed by an End as for EventFail.
 	EventMiss
-	// EventExpire: the deal's end time passed.
+	// EventExpire: the deal's end time passed (a ledger End of reason
+	// expired, At = the deal's End).
 	EventExpire
 	// EventRenew: a new deal for the shard and parties, starting at this
 	// one's end, was accepted (a ledger deal entry).
 	EventRenew
+	// EventCancel: the client ended the deal early (a ledger End of
+	// reason cancelled).
+	EventCancel
 )
 
 func (e DealEvent) String() string {
@@ -95,6 +107,8 @@ func (e DealEvent) String() string {
 		return "expire"
 	case EventRenew:
 		return "renew"
+	case EventCancel:
+		return "cancel"
 	}
 	return fmt.Sprintf("event(%d)", uint8(e))
 }
@@ -117,7 +131,9 @@ func AuditEvent(o AuditOutcome) (DealEvent, error) {
 // the deal". One miss is a reboot or a network blip, and each one is
 // already penalised; three in a row (three epochs) says the shard is
 // likely gone, and repair should start while the segment's other shards
-// still stand. A pass resets the count.
+// still stand. A pass resets the count. The ledger enforces the same
+// number (ledger.MaxConsecutiveFailures) before an End may forfeit the
+// collateral.
 const MaxConsecutiveFailures = 3
 
 // DealState is a deal's status and the length of its current run of
@@ -144,6 +160,7 @@ func (s DealState) String() string {
 //	accepted, active --fail, miss--> same status, one more failure in a
 //	    row; failed at MaxConsecutiveFailures
 //	accepted, active --expire--> expired
+//	accepted, active --cancel--> cancelled
 //	active   --renew---> renewed
 //
 // Final statuses take no event. An audit cannot arrive before the
@@ -174,6 +191,8 @@ func Transition(s DealState, e DealEvent) (DealState, error) {
 			return DealState{Status: s.Status, Failures: n}, nil
 		case EventExpire:
 			return DealState{Status: DealExpired, Failures: s.Failures}, nil
+		case EventCancel:
+			return DealState{Status: DealCancelled, Failures: s.Failures}, nil
 		case EventRenew:
 			if s.Status == DealActive {
 				return DealState{Status: DealRenewed, Failures: s.Failures}, nil

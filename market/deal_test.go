@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/dsn-project/dsn/ledger"
 )
 
 var (
-	allStatuses = []DealStatus{DealProposed, DealAccepted, DealActive, DealExpired, DealRenewed, DealFailed, DealRefused}
-	allEvents   = []DealEvent{EventAccept, EventRefuse, EventPass, EventFail, EventMiss, EventExpire, EventRenew}
+	allStatuses = []DealStatus{DealProposed, DealAccepted, DealActive, DealExpired, DealRenewed, DealFailed, DealRefused, DealCancelled}
+	allEvents   = []DealEvent{EventAccept, EventRefuse, EventPass, EventFail, EventMiss, EventExpire, EventRenew, EventCancel}
 )
 
 // TestTransitionTable lists every allowed transition from a state with no
@@ -26,6 +28,8 @@ func TestTransitionTable(t *testing.T) {
 		{DealAccepted, EventFail}:   {Status: DealAccepted, Failures: 1},
 		{DealAccepted, EventMiss}:   {Status: DealAccepted, Failures: 1},
 		{DealAccepted, EventExpire}: {Status: DealExpired},
+		{DealAccepted, EventCancel}: {Status: DealCancelled},
+		{DealActive, EventCancel}:   {Status: DealCancelled},
 		{DealActive, EventPass}:     {Status: DealActive},
 		{DealActive, EventFail}:     {Status: DealActive, Failures: 1},
 		{DealActive, EventMiss}:     {Status: DealActive, Failures: 1},
@@ -64,6 +68,7 @@ func TestDealLives(t *testing.T) {
 		{"never proven", []DealEvent{EventAccept, EventMiss, EventMiss, EventMiss}, DealState{Status: DealFailed, Failures: 3}},
 		{"failures not in a row", []DealEvent{EventAccept, EventFail, EventFail, EventPass, EventFail, EventFail, EventPass}, DealState{Status: DealActive}},
 		{"expires mid-run", []DealEvent{EventAccept, EventPass, EventFail, EventExpire}, DealState{Status: DealExpired, Failures: 1}},
+		{"cancelled after repair", []DealEvent{EventAccept, EventPass, EventMiss, EventCancel}, DealState{Status: DealCancelled, Failures: 1}},
 	}
 	for _, tt := range tests {
 		s := DealState{Status: DealProposed}
@@ -92,6 +97,14 @@ func TestFailedDealTakesNoEvent(t *testing.T) {
 		if _, err := Transition(s, e); !errors.Is(err, ErrTransition) {
 			t.Errorf("Transition(failed, %s) = %v, want %v", e, err, ErrTransition)
 		}
+	}
+}
+
+// TestFailuresMatchLedger: the ledger lets an End forfeit the collateral
+// after exactly the failures that fail a deal here.
+func TestFailuresMatchLedger(t *testing.T) {
+	if MaxConsecutiveFailures != ledger.MaxConsecutiveFailures {
+		t.Errorf("MaxConsecutiveFailures = %d, ledger's = %d", MaxConsecutiveFailures, ledger.MaxConsecutiveFailures)
 	}
 }
 
