@@ -141,3 +141,49 @@ func TestPlacementSpreadsOverSubnets(t *testing.T) {
 		}
 	}
 }
+
+// vettingMarket is a Market that admits everyone and has vetted only the
+// peers in vetted.
+type vettingMarket map[dsn.PeerID]bool
+
+func (vettingMarket) Eligible(dsn.PeerID, int64, uint64) error { return nil }
+func (vettingMarket) Prices(dsn.PeerID) (uint64, uint64, bool) { return 0, 0, false }
+func (m vettingMarket) Vetted(p dsn.PeerID) bool               { return m[p] }
+
+// TestPlacementLimitsUnvetted: a segment takes at most
+// market.DefaultMaxUnvetted providers the client has not vetted while
+// vetted ones remain, however close the unvetted ones are; with none
+// vetted, it still stores.
+func TestPlacementLimitsUnvetted(t *testing.T) {
+	l := startNet(t, 10)
+	vetted := vettingMarket{}
+	for _, p := range l.Providers[:6] {
+		vetted[p.ID] = true
+	}
+	data := testData(5<<20, 41)
+	for _, tc := range []struct {
+		name   string
+		market vettingMarket
+		most   int // unvetted providers per segment
+	}{
+		{"six of ten vetted", vetted, market.DefaultMaxUnvetted},
+		{"none vetted", vettingMarket{}, 6},
+	} {
+		client := NewClient(l.Net.Add(dsn.PeerID("client-"+tc.name)), ClientOptions{Market: tc.market})
+		res, err := client.Store(ctxT(t), bytes.NewReader(data), StoreOptions{K: 4, M: 2, SegmentChunks: testSegmentChunks})
+		if err != nil {
+			t.Fatalf("%s: Store = %v", tc.name, err)
+		}
+		for i, seg := range res.Manifest.Segments {
+			n := 0
+			for _, sh := range seg.Shards {
+				if !tc.market[sh.Provider] {
+					n++
+				}
+			}
+			if n > tc.most {
+				t.Errorf("%s: segment %d has %d unvetted providers, want at most %d", tc.name, i, n, tc.most)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -69,6 +70,10 @@ type ClientOptions struct {
 	// countersigned by its provider, and every shard a provider serves
 	// under a deal gets a receipt.
 	Book *book.Book
+	// Records, if set, keeps the signed version records of manifests;
+	// nil uses the transport's or the router's own (the libp2p host's
+	// DHT, the in-process network's map) if either has one.
+	Records RecordStore
 	// Market, if set, is what the node knows of providers' asks: placement
 	// passes over a provider whose ask does not fit the store's price
 	// limit, and a deal is made at the provider's asking prices.
@@ -84,15 +89,20 @@ type Market interface {
 	// Prices returns p's asking prices per GiB-month kept and per GiB
 	// served, if it has a standing ask.
 	Prices(p dsn.PeerID) (perGiBMonth, perGiB uint64, ok bool)
+	// Vetted reports whether p has passed enough of the client's audits
+	// to be trusted with more than market.DefaultMaxUnvetted shards of a
+	// segment.
+	Vetted(p dsn.PeerID) bool
 }
 
 // Client stores and retrieves files over a Transport.
 type Client struct {
-	t      dsn.Transport
-	router dsn.Router
-	opts   ClientOptions
-	log    *slog.Logger
-	limit  peerLimiter
+	t       dsn.Transport
+	router  dsn.Router
+	records RecordStore // nil: versions are neither published nor followed
+	opts    ClientOptions
+	log     *slog.Logger
+	limit   peerLimiter
 	// put uploads one shard; a field so that benchmarks can measure the
 	// pipeline without the providers' side.
 	put func(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b []byte) error
@@ -118,6 +128,14 @@ func NewClient(t dsn.Transport, opts ClientOptions) *Client {
 	c := &Client{t: t, router: opts.Router, opts: opts, log: log}
 	if c.router == nil {
 		c.router = peerListRouter{t}
+	}
+	switch {
+	case opts.Records != nil:
+		c.records = opts.Records
+	case implements[RecordStore](t):
+		c.records = any(t).(RecordStore)
+	case implements[RecordStore](opts.Router):
+		c.records = any(opts.Router).(RecordStore)
 	}
 	c.put = c.putShard
 	c.putTags = c.sendTags
@@ -145,6 +163,11 @@ type StoreOptions struct {
 // StoreResult is what a store produced.
 type StoreResult struct {
 	Reference manifest.Reference
+	// RepairCap lets its holder repair the file and publish new versions
+	// of its manifest, but not read it. For a private file it is derived
+	// from the reference; a public file's is random and exists only here,
+	// so its owner must keep it.
+	RepairCap manifest.RepairCap
 	Manifest  *manifest.Manifest
 	// Stored is the number of shard bytes acknowledged by providers.
 	Stored int64
@@ -227,12 +250,18 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 		Cipher:    seal.None,
 	}
 	var key seal.Key
+	var mkey seal.ManifestKey // signs the manifest's versions, and seals it when private
 	var cc *seal.ChunkCipher
 	overhead := int64(0)
-	if !opts.Public {
+	if opts.Public {
+		if mkey, err = seal.NewManifestKey(c.opts.Rand); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	} else {
 		if key, err = seal.NewKey(c.opts.Rand); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
+		mkey = key.ManifestKey()
 		if m.FileID, err = seal.NewFileID(c.opts.Rand); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
@@ -420,6 +449,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 
 	m.Size = read.Load()
 	m.Root = root
+	copy(m.Updater[:], mkey.UpdaterKey().Public().(ed25519.PublicKey))
 	m.Segments = make([]manifest.Segment, next)
 	for i := range m.Segments {
 		m.Segments[i] = placed[i]
@@ -428,7 +458,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 	if opts.Public {
 		blob, err = manifest.Public(m)
 	} else {
-		blob, err = manifest.Seal(m, key, c.opts.Rand)
+		blob, err = manifest.Seal(m, mkey, c.opts.Rand)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: manifest: %w", err)
@@ -440,7 +470,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 	if err := c.putManifest(ctx, ref, blob, opts.M); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &StoreResult{Reference: ref, Manifest: m, Stored: stored.Load()}, nil
+	return &StoreResult{Reference: ref, RepairCap: manifest.RepairCap{Manifest: ref.Manifest, Key: mkey}, Manifest: m, Stored: stored.Load()}, nil
 }
 
 // placeSegment uploads the shards of one segment to distinct providers in
@@ -478,12 +508,30 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 		}
 		return subnets[p]
 	}
+	// unvetted counts the segment's providers the client has not vetted
+	// yet; vetted caches the answers.
+	unvetted := 0
+	vettedOf := map[dsn.PeerID]bool{}
+	vetted := func(p dsn.PeerID) bool {
+		if c.opts.Market == nil {
+			return true
+		}
+		v, ok := vettedOf[p]
+		if !ok {
+			v = c.opts.Market.Vetted(p)
+			vettedOf[p] = v
+		}
+		return v
+	}
 	for i := range shards {
 		if kept(i) {
 			out.Shards[i] = manifest.Shard{ID: ids[i], Provider: keep[i]}
 			taken[keep[i]] = true
 			for _, n := range netsOf(keep[i]) {
 				nets[n]++
+			}
+			if !vetted(keep[i]) {
+				unvetted++
 			}
 		}
 	}
@@ -506,24 +554,38 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 	// next picks for shard i the closest candidate that holds no other
 	// shard of the segment and was not tried, preferring one on a network
 	// the segment does not use yet, and marks it, so that concurrent
-	// uploads never choose the same peer.
+	// uploads never choose the same peer. While the segment holds
+	// market.DefaultMaxUnvetted unvetted providers, it takes vetted ones
+	// only, unless no vetted candidate is left: a young network, where
+	// nobody is vetted yet, must still be able to store (as Storj fills
+	// from new nodes when its vetted ones run out).
 	next := func(i int, tried map[dsn.PeerID]bool) (dsn.PeerID, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		p, ok := market.PickSpread(cands[i],
-			func(p dsn.PeerID) bool { return taken[p] || tried[p] || !eligible(p, len(shards[i])) },
-			func(p dsn.PeerID) bool {
-				for _, n := range netsOf(p) {
-					if nets[n] > 0 {
-						return true
-					}
+		skip := func(p dsn.PeerID) bool { return taken[p] || tried[p] || !eligible(p, len(shards[i])) }
+		clash := func(p dsn.PeerID) bool {
+			for _, n := range netsOf(p) {
+				if nets[n] > 0 {
+					return true
 				}
-				return false
-			})
+			}
+			return false
+		}
+		var p dsn.PeerID
+		ok := false
+		if unvetted >= market.DefaultMaxUnvetted {
+			p, ok = market.PickSpread(cands[i], func(p dsn.PeerID) bool { return skip(p) || !vetted(p) }, clash)
+		}
+		if !ok {
+			p, ok = market.PickSpread(cands[i], skip, clash)
+		}
 		if ok {
 			taken[p] = true
 			for _, n := range netsOf(p) {
 				nets[n]++
+			}
+			if !vetted(p) {
+				unvetted++
 			}
 		}
 		return p, ok
@@ -535,6 +597,9 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 		delete(taken, p)
 		for _, n := range netsOf(p) {
 			nets[n]--
+		}
+		if !vetted(p) {
+			unvetted--
 		}
 	}
 	// First choices are made in shard order, before any upload starts, so

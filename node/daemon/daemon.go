@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/atomicfile"
 	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/node"
 	"github.com/dsn-project/dsn/node/book"
@@ -49,9 +50,13 @@ type Host interface {
 
 // Intervals of the daemon's background work.
 const (
-	savePeersEvery  = time.Minute
-	reannounceEvery = 12 * time.Hour // provider records live 48 h in the DHT
-	bootstrapRetry  = 2 * time.Second
+	savePeersEvery = time.Minute
+	// saveReputationsEvery is how often changed reputations are saved:
+	// a crash loses at most this much of this node's audit opinions,
+	// which the next audits rebuild.
+	saveReputationsEvery = time.Minute
+	reannounceEvery      = 12 * time.Hour // provider records live 48 h in the DHT
+	bootstrapRetry       = 2 * time.Second
 	// lowWater is the routing table size below which a node keeps
 	// bootstrapping; above it the DHT's own refresh finds more peers.
 	lowWater        = 8
@@ -146,7 +151,11 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 		copts.Book = d.book
 	}
 	if d.book != nil && opts.KeyOf != nil {
-		d.asks = newAsks(opts.KeyOf, cfg.MaxPricePerGiBMonth)
+		d.asks = newAsks(opts.KeyOf, cfg.MaxPricePerGiBMonth, r.Path(ReputationFile))
+		if err := d.asks.loadReputations(log); err != nil {
+			d.closeStore()
+			return nil, fmt.Errorf("start: %w", err)
+		}
 		if copts.Market == nil {
 			copts.Market = d.asks
 		}
@@ -181,19 +190,19 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 			log.Error("api server stopped", "err", err)
 		}
 	}()
-	if err := writeFileAtomic(r.Path(PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(r.Path(PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		d.stopAPI()
 		d.closeStore()
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	if err := writeFileAtomic(r.Path(TokenFile), []byte(d.token+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(r.Path(TokenFile), []byte(d.token+"\n"), 0o600); err != nil {
 		d.stopAPI()
 		d.closeStore()
 		os.Remove(r.Path(PIDFile))
 		return nil, fmt.Errorf("start: %w", err)
 	}
 	// The api file is written last: once it is there, the node answers.
-	if err := writeFileAtomic(r.Path(APIFile), []byte(d.addr.String()+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(r.Path(APIFile), []byte(d.addr.String()+"\n"), 0o600); err != nil {
 		d.stopAPI()
 		d.closeStore()
 		os.Remove(r.Path(PIDFile))
@@ -208,6 +217,9 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 	d.bg.Go(func() { d.auditLoop(bctx) })
 	d.bg.Go(func() { d.gossipCheckpoints(bctx) })
 	d.bg.Go(func() { d.gossipAsks(bctx) })
+	if d.asks != nil {
+		d.bg.Go(func() { d.every(bctx, saveReputationsEvery, d.saveReputations) })
+	}
 	if d.store != nil {
 		d.bg.Go(func() { d.every(bctx, reannounceEvery, d.reannounce) })
 	}
@@ -282,6 +294,12 @@ func (d *Daemon) every(ctx context.Context, interval time.Duration, f func(conte
 	}
 }
 
+func (d *Daemon) saveReputations(context.Context) {
+	if err := d.asks.saveReputations(); err != nil {
+		d.log.Warn("save reputations", "err", err)
+	}
+}
+
 func (d *Daemon) savePeers(context.Context) {
 	if err := d.host.SavePeers(); err != nil {
 		d.log.Warn("save peers", "err", err)
@@ -315,6 +333,11 @@ func (d *Daemon) Stop() error {
 		d.bg.Wait()
 		if err := d.host.SavePeers(); err != nil {
 			errs = append(errs, fmt.Errorf("save peers: %w", err))
+		}
+		if d.asks != nil {
+			if err := d.asks.saveReputations(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if d.provider != nil {
 			d.provider.Stop()

@@ -2,13 +2,17 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/atomicfile"
 	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/market"
 	"github.com/dsn-project/dsn/node/daemon/api"
@@ -33,9 +37,13 @@ type asks struct {
 	limits market.ClientLimits
 	now    func() time.Time
 	// reps is each provider's reputation from this node's own audits of
-	// it (market.DefaultReputation), kept in memory: a restart forgets
-	// it, and the ledger's penalties remain.
-	reps map[dsn.PeerID]market.Reputation
+	// it (market.DefaultReputation), saved to the repo's ReputationFile
+	// (repPath) after changes, so that a restart does not trust afresh a
+	// provider that failed its audits.
+	reps    market.Reputations
+	repPath string
+	// repGen counts changes to reps; repSaved is the count last saved.
+	repGen, repSaved uint64
 }
 
 // audited folds one audit of p into its reputation.
@@ -48,8 +56,63 @@ func (a *asks) audited(p dsn.PeerID, o market.AuditOutcome) {
 	}
 	if r, err := market.DefaultReputation.Update(r, o); err == nil {
 		a.reps[p] = r
+		a.repGen++
 	}
 }
+
+// loadReputations reads the reputations saved at repPath, if any. A file
+// that does not decode is kept aside as repPath+".bad" and the node starts
+// with no record rather than not at all: reputations are this node's own
+// opinion, rebuilt by the next audits, and the ledger keeps the signed
+// outcomes they came from.
+func (a *asks) loadReputations(log *slog.Logger) error {
+	b, err := atomicfile.ReadBounded(a.repPath, maxReputationFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load reputations: %w", err)
+	}
+	var rs market.Reputations
+	if err := rs.UnmarshalBinary(b); err != nil {
+		log.Error("reputation file unreadable; set aside, starting with no record", "path", a.repPath, "err", err)
+		if err := os.Rename(a.repPath, a.repPath+".bad"); err != nil {
+			return fmt.Errorf("load reputations: %w", err)
+		}
+		return nil
+	}
+	a.mu.Lock()
+	a.reps = rs
+	a.mu.Unlock()
+	return nil
+}
+
+// saveReputations writes the reputations to repPath if they changed since
+// the last save.
+func (a *asks) saveReputations() error {
+	a.mu.Lock()
+	if a.repGen == a.repSaved || a.repPath == "" {
+		a.mu.Unlock()
+		return nil
+	}
+	gen := a.repGen
+	b, err := a.reps.MarshalBinary()
+	a.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("save reputations: %w", err)
+	}
+	if err := atomicfile.Write(a.repPath, b, 0o600); err != nil {
+		return fmt.Errorf("save reputations: %w", err)
+	}
+	a.mu.Lock()
+	a.repSaved = max(a.repSaved, gen)
+	a.mu.Unlock()
+	return nil
+}
+
+// maxReputationFile bounds the reputation file read at start: a full
+// table of market.MaxReputations providers with 38-byte IDs fits.
+const maxReputationFile = market.MaxReputations * 80
 
 // reputation returns p's reputation, if this node has audited it.
 func (a *asks) reputation(p dsn.PeerID) (market.Reputation, bool) {
@@ -109,6 +172,13 @@ func (a *asks) Eligible(p dsn.PeerID, size int64, maxPrice uint64) error {
 	limits := a.limits
 	limits.MaxPricePerGiBMonth = maxPrice
 	return ask.Fits(limits, size, a.now())
+}
+
+// Vetted implements node.Market: p has passed market.DefaultReputation's
+// vetting count of this node's audits.
+func (a *asks) Vetted(p dsn.PeerID) bool {
+	r, ok := a.reputation(p)
+	return ok && r.Vetted
 }
 
 // Prices implements node.Market.
@@ -212,16 +282,17 @@ func (d *Daemon) gossipAsks(ctx context.Context) {
 	}
 }
 
-// newAsks makes the node's ask book, with the config's price limit.
-func newAsks(keyOf func(dsn.PeerID) (ledger.PublicKey, error), maxPrice uint64) *asks {
+// newAsks makes the node's ask book, with the config's price limit;
+// reputations are saved at repPath ("": not saved).
+func newAsks(keyOf func(dsn.PeerID) (ledger.PublicKey, error), maxPrice uint64, repPath string) *asks {
 	limits := market.DefaultLimits()
 	limits.MaxPricePerGiBMonth = maxPrice
-	// The score is checked by Eligible from this node's own audits;
-	// Fits only looks at the ask. Vetting limits per segment are not
-	// applied yet.
+	// The score is checked by Eligible from this node's own audits and
+	// the vetting limit by placement (node.Market.Vetted); Fits only
+	// looks at the ask.
 	limits.MinScore = 0
 	limits.MaxUnvetted = math.MaxInt
-	return &asks{book: market.NewAskBook(0), keyOf: keyOf, limits: limits, now: time.Now, reps: map[dsn.PeerID]market.Reputation{}}
+	return &asks{book: market.NewAskBook(0), keyOf: keyOf, limits: limits, now: time.Now, reps: market.Reputations{}, repPath: repPath}
 }
 
 func (d *Daemon) handleAsks(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dsn-project/dsn/internal/atomicfile"
 	"github.com/dsn-project/dsn/node/daemon/api"
 )
 
@@ -18,10 +19,13 @@ const (
 	ShardsDir = "shards"       // the shard store
 	FilesDir  = "files"        // the owner's records of the files it stored
 	PeersFile = "peers"        // peers remembered across runs
-	LockFile  = "repo.lock"    // held by the one process using the repo
-	PIDFile   = "pid"          // the running daemon's process id
-	APIFile   = api.AddrFile   // the running daemon's API address
-	TokenFile = api.TokenFile  // the running daemon's API token
+	// ReputationFile holds this node's view of the providers it audits
+	// (market.Reputations).
+	ReputationFile = "reputation"
+	LockFile       = "repo.lock"   // held by the one process using the repo
+	PIDFile        = "pid"         // the running daemon's process id
+	APIFile        = api.AddrFile  // the running daemon's API address
+	TokenFile      = api.TokenFile // the running daemon's API token
 )
 
 // Repo errors.
@@ -68,7 +72,7 @@ func Init(dir string, cfg Config) (string, error) {
 	// The config is written last: its presence is what makes dir a repo,
 	// so an init that failed halfway can be run again, and keeps the
 	// identity key it already made.
-	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), cfg.Marshal(), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), cfg.Marshal(), 0o600); err != nil {
 		return "", fmt.Errorf("init %s: %w", dir, err)
 	}
 	return id, nil
@@ -162,36 +166,6 @@ func Locked(dir string) (bool, error) {
 	return false, nil
 }
 
-// writeFileAtomic writes b to path through a synced temporary file and a
-// rename, so readers see the old content or the new, never a part.
-func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 // WriteConfig validates cfg and replaces the config of the repo in dir with
 // it. The repo must exist and must not be in use.
 func WriteConfig(dir string, cfg Config) error {
@@ -203,7 +177,7 @@ func WriteConfig(dir string, cfg Config) error {
 		return err
 	}
 	defer r.Close()
-	if err := writeFileAtomic(r.Path(ConfigFile), cfg.Marshal(), 0o600); err != nil {
+	if err := atomicfile.Write(r.Path(ConfigFile), cfg.Marshal(), 0o600); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
 	return nil
