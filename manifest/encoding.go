@@ -51,7 +51,7 @@ func (m *Manifest) encode() ([]byte, error) {
 			}
 		}
 	}
-	size := len(magic) + 7*binary.MaxVarintLen64 + len(m.Chunker) + m.Root.ByteLen() + 1 + seal.FileIDSize +
+	size := len(magic) + 7*binary.MaxVarintLen64 + len(m.Chunker) + m.Root.ByteLen() + 1 + seal.FileIDSize + len(m.Updater) +
 		len(m.Segments)*(m.K+m.M)*(dsn.ShardIDSize+binary.MaxVarintLen64)
 	for _, p := range providers {
 		size += binary.MaxVarintLen64 + len(p)
@@ -70,6 +70,7 @@ func (m *Manifest) encode() ([]byte, error) {
 	b = append(b, m.Root.Bytes()...)
 	b = append(b, byte(m.Cipher))
 	b = append(b, m.FileID[:]...)
+	b = append(b, m.Updater[:]...)
 	b = binary.AppendUvarint(b, uint64(len(providers)))
 	for _, p := range providers {
 		b = binary.AppendUvarint(b, uint64(len(p)))
@@ -160,6 +161,9 @@ func decode(b []byte) (*Manifest, error) {
 	}
 	d := &decoder{b: b, off: len(magic)}
 	if v := d.uvarint("version", math.MaxUint64); d.err == nil && v != Version {
+		if v == 1 {
+			return nil, fmt.Errorf("version 1, written before manifests named an updater key (this build reads %d; store the file again): %w", Version, ErrVersion)
+		}
 		return nil, fmt.Errorf("version %d (this build reads %d): %w", v, Version, ErrVersion)
 	}
 	m := new(Manifest)
@@ -180,6 +184,7 @@ func decode(b []byte) (*Manifest, error) {
 		m.Cipher = seal.Cipher(c[0])
 	}
 	copy(m.FileID[:], d.bytes("FileID", seal.FileIDSize))
+	copy(m.Updater[:], d.bytes("Updater", len(m.Updater)))
 	if d.err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFormat, d.err)
 	}

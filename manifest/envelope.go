@@ -14,8 +14,10 @@ import (
 
 // Envelope layout: magic, version, kind, body.
 const (
-	envelopeMagic   = "DSNE"
-	envelopeVersion = 1
+	envelopeMagic = "DSNE"
+	// Version 1 was sealed with the file key itself; version 2 is sealed
+	// with the file's ManifestKey and holds a version 2 manifest.
+	envelopeVersion = 2
 	envelopeHeader  = len(envelopeMagic) + 2
 
 	kindPublic = 0 // body: the manifest encoding
@@ -43,8 +45,8 @@ func envelope(kind byte, body []byte) []byte {
 }
 
 // Seal returns the envelope of a private manifest: its encoding sealed with
-// key (seal.SealManifest, nonce from rand).
-func Seal(m *Manifest, key seal.Key, rand io.Reader) ([]byte, error) {
+// the file's ManifestKey (seal.SealManifest, nonce from rand).
+func Seal(m *Manifest, key seal.ManifestKey, rand io.Reader) ([]byte, error) {
 	if m.Public() {
 		return nil, fmt.Errorf("seal manifest: %w: Cipher is none, so the file is public: use Public", ErrInvalid)
 	}
@@ -72,12 +74,13 @@ func Public(m *Manifest) ([]byte, error) {
 	return envelope(kindPublic, body), nil
 }
 
-// Open reads a manifest envelope. key is nil for a public manifest (a key
-// given for one is not needed and is ignored). A sealed manifest without a
+// Open reads a manifest envelope. key is the file's ManifestKey
+// (Reference.ManifestKey, or a RepairCap's), nil for a public manifest (a
+// key given for one is not needed and is ignored). A sealed manifest without a
 // key fails with ErrNoKey; with a key it was not sealed with, or altered
 // bytes, with an error wrapping seal.ErrAuth; malformed bytes fail with
 // ErrFormat or ErrVersion.
-func Open(blob []byte, key *seal.Key) (*Manifest, error) {
+func Open(blob []byte, key *seal.ManifestKey) (*Manifest, error) {
 	if len(blob) > MaxEnvelopeSize {
 		return nil, fmt.Errorf("open manifest: %w: envelope is %d bytes, more than %d", ErrFormat, len(blob), MaxEnvelopeSize)
 	}
@@ -85,6 +88,9 @@ func Open(blob []byte, key *seal.Key) (*Manifest, error) {
 		return nil, fmt.Errorf("open manifest: %w: not a manifest envelope (want magic %q)", ErrFormat, envelopeMagic)
 	}
 	if v := blob[len(envelopeMagic)]; v != envelopeVersion {
+		if v == 1 {
+			return nil, fmt.Errorf("open manifest: envelope version 1, written before repair capabilities and signed versions (this build reads %d; store the file again): %w", envelopeVersion, ErrVersion)
+		}
 		return nil, fmt.Errorf("open manifest: envelope version %d (this build reads %d): %w", v, envelopeVersion, ErrVersion)
 	}
 	kind, body := blob[len(envelopeMagic)+1], blob[envelopeHeader:]

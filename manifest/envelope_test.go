@@ -27,7 +27,7 @@ func goldenBlobs(t testing.TB) (public, private []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	private, err = Seal(testManifest(true), testKey(), detRand("golden manifest nonce"))
+	private, err = Seal(testManifest(true), testKey().ManifestKey(), detRand("golden manifest nonce"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestGolden(t *testing.T) {
 // TestGoldenOpen reads the stored golden files back, as a newer build would
 // read manifests written by an older one.
 func TestGoldenOpen(t *testing.T) {
-	key := testKey()
+	key := testKey().ManifestKey()
 	for name, want := range map[string]*Manifest{
 		"public.golden":  testManifest(false),
 		"private.golden": testManifest(true),
@@ -96,7 +96,8 @@ func TestGoldenOpen(t *testing.T) {
 
 func TestOpen(t *testing.T) {
 	public, private := goldenBlobs(t)
-	key, wrong := testKey(), seal.Key{1}
+	key, wrong := testKey().ManifestKey(), seal.Key{1}.ManifestKey()
+	fileKey := seal.ManifestKey(testKey())
 	m, err := Open(private, &key)
 	if err != nil || !equal(m, testManifest(true)) {
 		t.Fatalf("Open(private, key) = %+v, %v", m, err)
@@ -119,12 +120,13 @@ func TestOpen(t *testing.T) {
 	tests := []struct {
 		name string
 		blob []byte
-		key  *seal.Key
+		key  *seal.ManifestKey
 		want error
 		msg  string
 	}{
 		{"no key", private, nil, ErrNoKey, "the reference has no key"},
 		{"wrong key", private, &wrong, seal.ErrAuth, "wrong key or corrupted manifest"},
+		{"file key instead of manifest key", private, &fileKey, seal.ErrAuth, "wrong key or corrupted manifest"},
 		{"flipped bit in sealed body", flip(private, len(private)-40), &key, seal.ErrAuth, "wrong key or corrupted manifest"},
 		{"truncated sealed", private[:len(private)-1], &key, seal.ErrAuth, "wrong key"},
 		{"sealed body too short", private[:envelopeHeader+10], &key, seal.ErrAuth, "wrong key"},
@@ -138,9 +140,10 @@ func TestOpen(t *testing.T) {
 		{"header only", public[:envelopeHeader], nil, ErrFormat, "magic"},
 		{"bad magic", flip(public, 0), nil, ErrFormat, "not a manifest envelope"},
 		{"bare manifest", pubBody, nil, ErrFormat, "not a manifest envelope"},
-		{"version 2", set(public, 4, 2), nil, ErrVersion, "envelope version 2"},
+		{"version 3", set(public, 4, 3), nil, ErrVersion, "envelope version 3"},
+		{"version 1", set(public, 4, 1), nil, ErrVersion, "envelope version 1, written before repair capabilities"},
 		{"version 0", set(public, 4, 0), nil, ErrVersion, "envelope version 0"},
-		{"unknown kind", append([]byte("DSNE\x01\x07"), pubBody...), nil, ErrFormat, "kind 7"},
+		{"unknown kind", append([]byte("DSNE\x02\x07"), pubBody...), nil, ErrFormat, "kind 7"},
 		{"public envelope, private manifest", envelope(kindPublic, privBody), nil, ErrFormat, "Cipher aes-256-gcm"},
 		{"sealed envelope, public manifest", envelope(kindSealed, sealedPublic), &key, ErrFormat, "Cipher none"},
 		{"oversized", make([]byte, MaxEnvelopeSize+1), nil, ErrFormat, "more than"},
@@ -158,7 +161,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestSealAndPublicRefuseWrongKind(t *testing.T) {
-	if _, err := Seal(testManifest(false), testKey(), detRand("x")); !errors.Is(err, ErrInvalid) {
+	if _, err := Seal(testManifest(false), testKey().ManifestKey(), detRand("x")); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Seal(public manifest) = %v, want ErrInvalid", err)
 	}
 	if _, err := Public(testManifest(true)); !errors.Is(err, ErrInvalid) {
@@ -166,7 +169,7 @@ func TestSealAndPublicRefuseWrongKind(t *testing.T) {
 	}
 	bad := testManifest(true)
 	bad.K = 0
-	if _, err := Seal(bad, testKey(), detRand("x")); !errors.Is(err, ErrInvalid) {
+	if _, err := Seal(bad, testKey().ManifestKey(), detRand("x")); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Seal(invalid manifest) = %v, want ErrInvalid", err)
 	}
 }
@@ -174,8 +177,8 @@ func TestSealAndPublicRefuseWrongKind(t *testing.T) {
 func TestResealUsesFreshNonce(t *testing.T) {
 	m := testManifest(true)
 	r := detRand("reseal")
-	a, _ := Seal(m, testKey(), r)
-	b, _ := Seal(m, testKey(), r)
+	a, _ := Seal(m, testKey().ManifestKey(), r)
+	b, _ := Seal(m, testKey().ManifestKey(), r)
 	if bytes.Equal(a, b) || CID(a) == CID(b) {
 		t.Error("sealing one manifest twice gave the same envelope")
 	}

@@ -50,10 +50,10 @@ func FuzzOpen(f *testing.F) {
 	public, private := goldenBlobs(f)
 	f.Add(public)
 	f.Add(private)
-	f.Add([]byte("DSNE\x01\x01"))
-	key := testKey()
+	f.Add([]byte("DSNE\x02\x01"))
+	key := testKey().ManifestKey()
 	f.Fuzz(func(t *testing.T, blob []byte) {
-		for _, k := range []*seal.Key{nil, &key} {
+		for _, k := range []*seal.ManifestKey{nil, &key} {
 			m, err := Open(blob, k)
 			if err != nil {
 				if !errors.Is(err, ErrFormat) && !errors.Is(err, ErrVersion) && !errors.Is(err, ErrNoKey) && !errors.Is(err, seal.ErrAuth) {

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 
@@ -11,7 +12,9 @@ import (
 )
 
 // Version is the manifest format version this package writes and reads.
-const Version = 1
+// Version 1 had no Updater: its files cannot take signed versions, and it
+// is refused with ErrVersion.
+const Version = 2
 
 // Bounds on manifest fields. They are part of the format: a manifest outside
 // them is rejected by every reader.
@@ -84,6 +87,10 @@ type Manifest struct {
 	// FileID is bound into every sealed chunk. It is zero exactly when the
 	// file is public.
 	FileID seal.FileID
+	// Updater is the Ed25519 public key that signs the file's new manifest
+	// versions (VersionRecord): seal.ManifestKey.UpdaterKey of the file's
+	// repair capability. It is never zero.
+	Updater [ed25519.PublicKeySize]byte
 	// Segments lists the segments of the stored stream, in order:
 	// exactly erasure.Segments(StoredSize(), SegmentSize) of them.
 	Segments []Segment
@@ -171,6 +178,9 @@ func (m *Manifest) validateHeader() error {
 		}
 		return invalid("FileID is zero but Cipher is %s: a sealed file needs a random FileID", m.Cipher)
 	}
+	if m.Updater == [ed25519.PublicKeySize]byte{} {
+		return invalid("Updater is zero: every manifest names the key that signs its versions")
+	}
 	if m.SegmentSize <= 0 || m.SegmentSize > MaxSegmentSize {
 		return invalid("SegmentSize %d is outside [1, %d]", m.SegmentSize, MaxSegmentSize)
 	}
@@ -194,6 +204,48 @@ func (m *Manifest) validateHeader() error {
 	}
 	if n := m.Root.ByteLen(); n > MaxRootSize {
 		return invalid("Root is %d bytes long, want at most %d", n, MaxRootSize)
+	}
+	return nil
+}
+
+// SameContent reports whether next describes the same stored file as m: it
+// returns nil when every field but the providers of the shards is equal,
+// and otherwise an error wrapping ErrInvalid that names the first field
+// that differs. A new version of a manifest may move shards to other
+// providers; it may not change what is stored.
+func (m *Manifest) SameContent(next *Manifest) error {
+	switch {
+	case m.Size != next.Size:
+		return invalid("Size %d, the original says %d", next.Size, m.Size)
+	case m.Chunker != next.Chunker:
+		return invalid("Chunker %q, the original says %q", next.Chunker, m.Chunker)
+	case m.ChunkSize != next.ChunkSize:
+		return invalid("ChunkSize %d, the original says %d", next.ChunkSize, m.ChunkSize)
+	case m.SegmentSize != next.SegmentSize:
+		return invalid("SegmentSize %d, the original says %d", next.SegmentSize, m.SegmentSize)
+	case m.K != next.K || m.M != next.M:
+		return invalid("K+M %d+%d, the original says %d+%d", next.K, next.M, m.K, m.M)
+	case !m.Root.Equals(next.Root):
+		return invalid("Root %s, the original says %s", next.Root, m.Root)
+	case m.Cipher != next.Cipher:
+		return invalid("Cipher %s, the original says %s", next.Cipher, m.Cipher)
+	case m.FileID != next.FileID:
+		return invalid("FileID %x, the original says %x", next.FileID, m.FileID)
+	case m.Updater != next.Updater:
+		return invalid("Updater %x, the original says %x", next.Updater, m.Updater)
+	case len(m.Segments) != len(next.Segments):
+		return invalid("Segments has %d entries, the original %d", len(next.Segments), len(m.Segments))
+	}
+	for i, s := range m.Segments {
+		ns := next.Segments[i].Shards
+		if len(ns) != len(s.Shards) {
+			return invalid("Segments[%d].Shards has %d entries, the original %d", i, len(ns), len(s.Shards))
+		}
+		for j, sh := range s.Shards {
+			if ns[j].ID != sh.ID {
+				return invalid("Segments[%d].Shards[%d].ID %s, the original says %s", i, j, ns[j].ID.Short(), sh.ID.Short())
+			}
+		}
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ func testManifest(private bool) *Manifest {
 		M:         2,
 		Root:      testRoot(),
 	}
+	for i := range m.Updater {
+		m.Updater[i] = byte(0x40 + i)
+	}
 	if private {
 		m.Cipher = seal.AES256GCM
 		for i := range m.FileID {
@@ -149,6 +152,7 @@ func TestValidate(t *testing.T) {
 		{"unknown cipher", true, func(m *Manifest) { m.Cipher = 7 }, "Cipher"},
 		{"sealed without file id", true, func(m *Manifest) { m.FileID = seal.FileID{} }, "FileID"},
 		{"public with file id", false, func(m *Manifest) { m.FileID[3] = 1 }, "FileID"},
+		{"zero updater", true, func(m *Manifest) { m.Updater = [32]byte{} }, "Updater"},
 		{"missing segment", true, func(m *Manifest) { m.Segments = m.Segments[:1] }, "Segments"},
 		{"extra segment", true, func(m *Manifest) { m.Segments = append(m.Segments, m.Segments[0]) }, "Segments"},
 		{"missing shard", true, func(m *Manifest) { m.Segments[1].Shards = m.Segments[1].Shards[:5] }, "Segments[1].Shards"},
@@ -294,6 +298,7 @@ type rawManifest struct {
 	root       []byte
 	cipher     byte
 	fileID     [16]byte
+	updater    [32]byte
 	providers  []string
 	nproviders *uint64 // overrides len(providers) when set
 	nsegs      uint64
@@ -306,7 +311,7 @@ func rawFrom(m *Manifest) *rawManifest {
 	r := &rawManifest{
 		magic: magic, version: Version, size: uint64(m.Size), chunker: m.Chunker,
 		chunkSize: uint64(m.ChunkSize), segSize: uint64(m.SegmentSize), k: uint64(m.K), m: uint64(m.M),
-		root: m.Root.Bytes(), cipher: byte(m.Cipher), fileID: m.FileID, nsegs: uint64(len(m.Segments)),
+		root: m.Root.Bytes(), cipher: byte(m.Cipher), fileID: m.FileID, updater: m.Updater, nsegs: uint64(len(m.Segments)),
 	}
 	idx := map[dsn.PeerID]uint64{}
 	for _, s := range m.Segments {
@@ -343,6 +348,7 @@ func (r *rawManifest) encode() []byte {
 	b = append(b, r.root...)
 	b = append(b, r.cipher)
 	b = append(b, r.fileID[:]...)
+	b = append(b, r.updater[:]...)
 	if r.nproviders != nil {
 		b = u(b, *r.nproviders)
 	} else {
@@ -395,7 +401,9 @@ func TestUnmarshalRejects(t *testing.T) {
 	}{
 		{"bad magic", nil, func(r *rawManifest) { r.magic = "DSNX" }, ErrFormat, "magic"},
 		{"version 0", nil, func(r *rawManifest) { r.version = 0 }, ErrVersion, "version 0"},
-		{"version 2", nil, func(r *rawManifest) { r.version = 2 }, ErrVersion, "version 2"},
+		{"version 1", nil, func(r *rawManifest) { r.version = 1 }, ErrVersion, "version 1, written before manifests named an updater key"},
+		{"version 3", nil, func(r *rawManifest) { r.version = 3 }, ErrVersion, "version 3"},
+		{"zero updater", nil, func(r *rawManifest) { r.updater = [32]byte{} }, ErrFormat, "Updater is zero"},
 		{"non-minimal varint", tiny(), func(r *rawManifest) { r.wideVarint = true }, ErrFormat, "minimally"},
 		{"trailing bytes", nil, func(r *rawManifest) { r.trailing = []byte{0} }, ErrFormat, "trailing"},
 		{"trailing bytes, empty file", tiny(), func(r *rawManifest) { r.trailing = []byte{1, 2} }, ErrFormat, "trailing"},

@@ -36,6 +36,26 @@ type Reference struct {
 	Key      *seal.Key // nil for a public file
 }
 
+// ManifestKey returns the key that opens the manifest r names: derived
+// from r's file key, nil for a public file.
+func (r Reference) ManifestKey() *seal.ManifestKey {
+	if r.Key == nil {
+		return nil
+	}
+	mk := r.Key.ManifestKey()
+	return &mk
+}
+
+// RepairCap returns the repair capability of a private file, derived from
+// r's key. A public file's reference carries nothing to derive one from
+// (its owner keeps a random one), so ok is false.
+func (r Reference) RepairCap() (c RepairCap, ok bool) {
+	if r.Key == nil {
+		return RepairCap{}, false
+	}
+	return RepairCap{Manifest: r.Manifest, Key: r.Key.ManifestKey()}, true
+}
+
 // String returns the reference as dsn:<CID>#<key>, or dsn:<CID> without a
 // key. The CID is in its default (base32) form and the key in unpadded
 // base64url.

@@ -1,10 +1,15 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/erasure"
@@ -127,4 +132,122 @@ func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *
 	}
 	r.Rebuilt = rebuilt
 	return r, newSeg, err
+}
+
+// RecordStore keeps small signed records under keys, the way a DHT keeps
+// values: the libp2p host's kad-dht with a record validator, or the
+// in-process network's map in tests. Readers never trust it: every record
+// is checked where it is used.
+type RecordStore interface {
+	// PutRecord stores value under key.
+	PutRecord(ctx context.Context, key string, value []byte) error
+	// GetRecords returns the values found under key, best first as far
+	// as the store can tell; none, with a nil error, when there are none.
+	GetRecords(ctx context.Context, key string) ([][]byte, error)
+}
+
+func implements[I any](v any) bool {
+	_, ok := v.(I)
+	return ok && v != nil
+}
+
+var (
+	// ErrNoRecordStore is returned by PublishVersion and RepublishVersion
+	// when the client has no RecordStore to publish to.
+	ErrNoRecordStore = errors.New("no record store to publish manifest versions to")
+	// ErrWrongCap is returned by PublishVersion when the capability's
+	// updater key is not the one the manifest names.
+	ErrWrongCap = errors.New("repair capability does not match the file's updater key")
+)
+
+// PublishVersion makes m the newest version of the file rc names: it
+// stores m's envelope (sealed with rc's key for a private file) on
+// providers as a store does, then signs and publishes a version record
+// with a sequence number above the newest it finds. The sequence number is
+// the time in milliseconds, or one more than the newest record's, so that
+// a writer that could not see the newest record still most likely
+// supersedes it. The caller is trusted to pass a manifest with the
+// original's content: readers check that, and ignore a version that fails.
+func (c *Client) PublishVersion(ctx context.Context, rc manifest.RepairCap, m *manifest.Manifest) (*manifest.VersionRecord, error) {
+	if c.records == nil {
+		return nil, fmt.Errorf("publish version of %s: %w", rc.Manifest, ErrNoRecordStore)
+	}
+	updater := rc.Key.UpdaterKey()
+	if !bytes.Equal(updater.Public().(ed25519.PublicKey), m.Updater[:]) {
+		return nil, fmt.Errorf("publish version of %s: %w", rc.Manifest, ErrWrongCap)
+	}
+	var blob []byte
+	var err error
+	if m.Public() {
+		blob, err = manifest.Public(m)
+	} else {
+		blob, err = manifest.Seal(m, rc.Key, c.opts.Rand)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("publish version of %s: %w", rc.Manifest, err)
+	}
+	next := manifest.CID(blob)
+	if err := c.putManifest(ctx, manifest.Reference{Manifest: next}, blob, m.M); err != nil {
+		return nil, fmt.Errorf("publish version of %s: %w", rc.Manifest, err)
+	}
+	seq := uint64(max(time.Now().UnixMilli(), 1))
+	if cur := c.latestVersion(ctx, rc.Manifest, m.Updater, nil); cur != nil && cur.Seq >= seq {
+		seq = cur.Seq + 1
+	}
+	rec, err := manifest.SignVersion(rc.Manifest, next, seq, updater)
+	if err != nil {
+		return nil, fmt.Errorf("publish version of %s: %w", rc.Manifest, err)
+	}
+	b, err := rec.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("publish version of %s: %w", rc.Manifest, err)
+	}
+	if err := c.records.PutRecord(ctx, rec.Key(), b); err != nil {
+		return nil, fmt.Errorf("publish version %d of %s: %w", seq, rc.Manifest, err)
+	}
+	c.log.Info("published manifest version", "manifest", rc.Manifest, "version", seq, "next", next)
+	return rec, nil
+}
+
+// RepublishVersion stores the newest version record of the file whose
+// original manifest is original and whose updater key is updater again,
+// so that it outlives the DHT's expiry of records (kad-dht drops a value
+// 36 hours after it was put). The newest is chosen among the records the
+// store has and last, the record the caller kept (nil: none); anyone may
+// republish, since records carry their own signature. It returns the
+// record it put (nil when there is none), for the caller to keep.
+func (c *Client) RepublishVersion(ctx context.Context, original cid.Cid, updater [ed25519.PublicKeySize]byte, last []byte) ([]byte, error) {
+	if c.records == nil {
+		return nil, fmt.Errorf("republish version of %s: %w", original, ErrNoRecordStore)
+	}
+	var have [][]byte
+	if last != nil {
+		have = [][]byte{last}
+	}
+	rec := c.latestVersion(ctx, original, updater, have)
+	if rec == nil {
+		return nil, nil
+	}
+	b, err := rec.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("republish version of %s: %w", original, err)
+	}
+	if err := c.records.PutRecord(ctx, rec.Key(), b); err != nil {
+		return b, fmt.Errorf("republish version %d of %s: %w", rec.Seq, original, err)
+	}
+	return b, nil
+}
+
+// RepairAndPublish repairs m, the newest manifest of the file rc names, as
+// RepairFile does, and if any shard was re-placed publishes the result as a
+// new version (PublishVersion), so that the file's reference follows it.
+// The version record is nil when nothing was repaired or publishing failed
+// (the error says why); a repair error leaves what was repaired published.
+func (c *Client) RepairAndPublish(ctx context.Context, rc manifest.RepairCap, m *manifest.Manifest, healthy func(segment, shard int) bool, threshold int) (*manifest.Manifest, []SegmentRepair, *manifest.VersionRecord, error) {
+	out, done, rerr := c.RepairFile(ctx, m, healthy, threshold)
+	if len(done) == 0 {
+		return out, done, nil, rerr
+	}
+	rec, perr := c.PublishVersion(ctx, rc, out)
+	return out, done, rec, errors.Join(rerr, perr)
 }

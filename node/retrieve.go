@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/dsn-project/dsn/manifest"
 	"github.com/dsn-project/dsn/node/shardproto"
 	"github.com/dsn-project/dsn/seal"
+	"github.com/ipfs/go-cid"
 )
 
 // Retrieval errors.
@@ -51,14 +53,98 @@ const (
 	manifestAskTimeout = time.Minute
 )
 
-// FetchManifest finds and opens the manifest ref names: it asks the peers
-// that announced it, then the peers closest to it (where a store puts its
-// copies), a few at a time, and the first copy that hashes to the
-// reference's CID wins.
+// FetchManifest finds and opens the newest manifest of the file ref
+// names: the manifest the reference names, or the newest version of it
+// that its updater key signed and that describes the same content (see
+// latest). It asks the peers that announced the envelope, then the peers
+// closest to it (where a store puts its copies), a few at a time, and the
+// first copy that hashes to the CID wins.
 func (c *Client) FetchManifest(ctx context.Context, ref manifest.Reference) (*manifest.Manifest, error) {
-	id, err := manifest.BlobID(ref.Manifest)
+	return c.fetchLatest(ctx, ref.Manifest, ref.ManifestKey())
+}
+
+// FetchManifestCap is FetchManifest for a repairer: it opens the manifests
+// with the capability's key.
+func (c *Client) FetchManifestCap(ctx context.Context, rc manifest.RepairCap) (*manifest.Manifest, error) {
+	return c.fetchLatest(ctx, rc.Manifest, &rc.Key)
+}
+
+func (c *Client) fetchLatest(ctx context.Context, original cid.Cid, key *seal.ManifestKey) (*manifest.Manifest, error) {
+	m, err := c.fetchEnvelope(ctx, original, key)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
+		return nil, err
+	}
+	return c.latest(ctx, original, key, m), nil
+}
+
+// versionLookupTimeout bounds the lookup of a file's version records: a
+// DHT that does not answer in time leaves the reader on the manifest the
+// reference names, which is still correct, if perhaps with stale hints.
+const versionLookupTimeout = 10 * time.Second
+
+// maxVersionRecords bounds how many records for one key a lookup weighs.
+const maxVersionRecords = 16
+
+// latest returns the newest version of the file whose original manifest
+// is orig (CID original): it looks up the version records under the key
+// that binds original and orig's updater key, keeps the newest whose
+// signature verifies, fetches the manifest it names, and returns it if its
+// content (sizes, cipher, code, root, every shard ID) is orig's. Anything
+// less, a forged, malformed or mismatched version, is logged and ignored,
+// and orig is returned: a version can move shards, never change them.
+func (c *Client) latest(ctx context.Context, original cid.Cid, key *seal.ManifestKey, orig *manifest.Manifest) *manifest.Manifest {
+	rec := c.latestVersion(ctx, original, orig.Updater, nil)
+	if rec == nil || rec.Manifest.Equals(original) {
+		return orig
+	}
+	next, err := c.fetchEnvelope(ctx, rec.Manifest, key)
+	if err != nil {
+		c.log.Warn("ignoring manifest version: cannot fetch it", "manifest", original, "version", rec.Seq, "next", rec.Manifest, "err", err)
+		return orig
+	}
+	if err := orig.SameContent(next); err != nil {
+		c.log.Warn("ignoring manifest version: it changes the file", "manifest", original, "version", rec.Seq, "next", rec.Manifest, "err", err)
+		return orig
+	}
+	c.log.Debug("following manifest version", "manifest", original, "version", rec.Seq, "next", rec.Manifest)
+	return next
+}
+
+// latestVersion returns the newest valid version record of the file among
+// those the record store has and have (records the caller kept), or nil.
+// Invalid records are logged and skipped: they come from the network.
+func (c *Client) latestVersion(ctx context.Context, original cid.Cid, updater [ed25519.PublicKeySize]byte, have [][]byte) *manifest.VersionRecord {
+	key := manifest.VersionKey(original, updater)
+	vals := have
+	if c.records != nil {
+		lctx, cancel := context.WithTimeout(ctx, versionLookupTimeout)
+		got, err := c.records.GetRecords(lctx, key)
+		cancel()
+		if err != nil {
+			c.log.Debug("version lookup failed", "manifest", original, "err", err)
+		}
+		vals = append(vals, got[:min(len(got), maxVersionRecords)]...)
+	}
+	var best *manifest.VersionRecord
+	for _, b := range vals {
+		if err := (manifest.VersionValidator{}).Validate(key, b); err != nil {
+			c.log.Warn("ignoring manifest version record", "manifest", original, "err", err)
+			continue
+		}
+		rec, _ := manifest.ParseVersionRecord(b)
+		if best == nil || rec.Newer(best) {
+			best = rec
+		}
+	}
+	return best
+}
+
+// fetchEnvelope finds, fetches and opens the manifest envelope named by
+// the CID mc.
+func (c *Client) fetchEnvelope(ctx context.Context, mc cid.Cid, key *seal.ManifestKey) (*manifest.Manifest, error) {
+	id, err := manifest.BlobID(mc)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", mc, err)
 	}
 	// The two lookups are independent DHT queries: run them together.
 	var peers, closest []dsn.PeerID
@@ -73,7 +159,7 @@ func (c *Client) FetchManifest(ctx context.Context, ref manifest.Reference) (*ma
 	}
 	peers = peers[:min(len(peers), manifestAsks)]
 	if len(peers) == 0 {
-		return nil, fmt.Errorf("manifest %s: %w: no peers reachable", ref.Manifest, ErrManifestNotFound)
+		return nil, fmt.Errorf("manifest %s: %w: no peers reachable", mc, ErrManifestNotFound)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -114,20 +200,20 @@ func (c *Client) FetchManifest(ctx context.Context, ref manifest.Reference) (*ma
 			continue
 		}
 		cancel()
-		m, err := manifest.Open(a.blob, ref.Key)
+		m, err := manifest.Open(a.blob, key)
 		if err != nil {
 			// The blob hashed to the reference's CID, so it is the right
 			// manifest: a failure here is the reference's (wrong key) or
 			// its writer's, not the provider's, and asking another peer
 			// would not help.
-			return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
+			return nil, fmt.Errorf("manifest %s: %w", mc, err)
 		}
 		return m, nil
 	}
 	if err := context.Cause(ctx); err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", ref.Manifest, err)
+		return nil, fmt.Errorf("manifest %s: %w", mc, err)
 	}
-	return nil, fmt.Errorf("manifest %s: %w on %d peers (%w)", ref.Manifest, ErrManifestNotFound, len(errs), errors.Join(errs...))
+	return nil, fmt.Errorf("manifest %s: %w on %d peers (%w)", mc, ErrManifestNotFound, len(errs), errors.Join(errs...))
 }
 
 // getWhole fetches a whole shard or blob from p into buf (grown as needed)

@@ -3,8 +3,13 @@
 //
 // Every private file has its own random Key, which is the read capability: it
 // travels only inside the reference (dsn:<manifest CID>#<key>). From it two
-// independent subkeys are derived with BLAKE3's key derivation mode, one for
-// chunks and one for the manifest, so the two uses can never collide.
+// independent keys are derived with BLAKE3's key derivation mode: the chunk
+// subkeys, and the ManifestKey, which seals the manifest and from which the
+// Ed25519 key that signs new manifest versions is derived in turn. The
+// ManifestKey is the repair capability: it cannot be turned back into the
+// Key, so its holder can rebuild and re-place shards and publish a new
+// manifest version, but not read the file. A public file has no Key and
+// gets a random ManifestKey, which only signs.
 //
 // Chunks are sealed with an AEAD (AES-256-GCM or XChaCha20-Poly1305). The
 // nonce is the chunk index, so nothing is stored per chunk but the 16-byte

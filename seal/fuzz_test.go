@@ -29,7 +29,7 @@ func FuzzOpenChunk(f *testing.F) {
 
 // FuzzOpenManifest does the same for sealed manifests.
 func FuzzOpenManifest(f *testing.F) {
-	key := mustKey(f, "k")
+	key := mustKey(f, "k").ManifestKey()
 	sealed, err := SealManifest(key, []byte("manifest"), detRand("n"))
 	if err != nil {
 		f.Fatal(err)

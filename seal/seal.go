@@ -3,6 +3,7 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -32,8 +33,12 @@ const ManifestOverhead = ManifestNonceSize + chacha20poly1305.Overhead
 // Key derivation contexts for blake3.DeriveKey. They are part of the format:
 // changing one makes every stored file unreadable.
 const (
-	chunkKeyContext    = "dsn 2025 seal chunk key v1"
-	manifestKeyContext = "dsn 2025 seal manifest key v1"
+	chunkKeyContext = "dsn 2025 seal chunk key v1"
+	// The manifest AEAD key is now derived from the ManifestKey, not from
+	// the file key: hence v2.
+	manifestKeyContext    = "dsn 2025 seal manifest key v2"
+	manifestCapKeyContext = "dsn 2025 seal manifest capability v1"
+	updaterKeyContext     = "dsn 2025 seal updater signing key v1"
 )
 
 // Domain-separation prefixes of the associated data.
@@ -58,6 +63,44 @@ var (
 
 // Key is a file's secret key. Whoever holds it can read the file.
 type Key [KeySize]byte
+
+// ManifestKey is a file's repair capability. It opens and re-seals the
+// file's manifest and yields the key that signs the manifest's new versions
+// (UpdaterKey), but it opens no chunk. For a private file it is derived one
+// way from the file Key (Key.ManifestKey), so whoever can read the file can
+// also repair it, and not the other way round; a public file, which has no
+// Key, gets a random one (NewManifestKey) that only its owner keeps.
+type ManifestKey [KeySize]byte
+
+// ManifestKey derives the file's ManifestKey from k with BLAKE3's key
+// derivation mode. The derivation cannot be reversed: a ManifestKey tells
+// nothing about k, so its holder cannot derive the chunk keys.
+func (k Key) ManifestKey() ManifestKey {
+	var mk ManifestKey
+	blake3.DeriveKey(manifestCapKeyContext, k[:], mk[:])
+	return mk
+}
+
+// NewManifestKey reads a fresh ManifestKey from rand, for a public file.
+func NewManifestKey(rand io.Reader) (ManifestKey, error) {
+	var mk ManifestKey
+	if _, err := io.ReadFull(rand, mk[:]); err != nil {
+		return ManifestKey{}, fmt.Errorf("new manifest key: %w", err)
+	}
+	if mk == (ManifestKey{}) {
+		return ManifestKey{}, errors.New("new manifest key: random source returned all zeros")
+	}
+	return mk, nil
+}
+
+// UpdaterKey returns the Ed25519 key that signs new versions of the file's
+// manifest. Its seed is derived from mk in its own context, so it is
+// unrelated to the key that seals the manifest.
+func (mk ManifestKey) UpdaterKey() ed25519.PrivateKey {
+	var seed [ed25519.SeedSize]byte
+	blake3.DeriveKey(updaterKeyContext, mk[:], seed[:])
+	return ed25519.NewKeyFromSeed(seed[:])
+}
 
 // NewKey reads a fresh key from rand (normally crypto/rand.Reader).
 func NewKey(rand io.Reader) (Key, error) {
@@ -244,7 +287,7 @@ func (cc *ChunkCipher) Open(dst, ciphertext []byte, index uint64) ([]byte, error
 	return out, nil
 }
 
-func manifestAEAD(key Key) cipher.AEAD {
+func manifestAEAD(key ManifestKey) cipher.AEAD {
 	var sub [32]byte
 	blake3.DeriveKey(manifestKeyContext, key[:], sub[:])
 	aead, err := chacha20poly1305.NewX(sub[:])
@@ -254,10 +297,11 @@ func manifestAEAD(key Key) cipher.AEAD {
 	return aead
 }
 
-// SealManifest encrypts an encoded manifest under key. The result is a random
+// SealManifest encrypts an encoded manifest under key, the file's
+// ManifestKey. The result is a random
 // nonce read from rand followed by the ciphertext and tag, ManifestOverhead
 // bytes longer than plaintext.
-func SealManifest(key Key, plaintext []byte, rand io.Reader) ([]byte, error) {
+func SealManifest(key ManifestKey, plaintext []byte, rand io.Reader) ([]byte, error) {
 	out := make([]byte, ManifestNonceSize, ManifestOverhead+len(plaintext))
 	if _, err := io.ReadFull(rand, out); err != nil {
 		return nil, fmt.Errorf("seal manifest: read nonce: %w", err)
@@ -268,7 +312,7 @@ func SealManifest(key Key, plaintext []byte, rand io.Reader) ([]byte, error) {
 // OpenManifest authenticates and decrypts a manifest sealed by SealManifest.
 // It fails with an error wrapping ErrAuth when key is not the one it was
 // sealed with or the bytes were altered.
-func OpenManifest(key Key, sealed []byte) ([]byte, error) {
+func OpenManifest(key ManifestKey, sealed []byte) ([]byte, error) {
 	if len(sealed) < ManifestOverhead {
 		return nil, fmt.Errorf("open manifest: %d bytes is shorter than nonce and tag (%d): %w", len(sealed), ManifestOverhead, ErrAuth)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -227,7 +228,7 @@ func TestChunkSealAllocs(t *testing.T) {
 }
 
 func TestManifestSeal(t *testing.T) {
-	key := mustKey(t, "k")
+	key := mustKey(t, "k").ManifestKey()
 	pt := []byte("manifest bytes")
 	rnd := detRand("nonces")
 	a, err := SealManifest(key, pt, rnd)
@@ -257,10 +258,12 @@ func TestManifestSeal(t *testing.T) {
 	badNonce := bytes.Clone(a)
 	badNonce[0] ^= 1
 	for name, tt := range map[string]struct {
-		key    Key
+		key    ManifestKey
 		sealed []byte
 	}{
-		"wrong key":     {mustKey(t, "other"), a},
+		"wrong key": {mustKey(t, "other").ManifestKey(), a},
+		// The file key's own bytes are not the manifest key.
+		"file key":      {ManifestKey(mustKey(t, "k")), a},
 		"flipped bit":   {key, flipped},
 		"flipped nonce": {key, badNonce},
 		"truncated":     {key, a[:len(a)-1]},
@@ -274,7 +277,7 @@ func TestManifestSeal(t *testing.T) {
 }
 
 func TestSealManifestShortRand(t *testing.T) {
-	_, err := SealManifest(mustKey(t, "k"), []byte("x"), bytes.NewReader(make([]byte, 5)))
+	_, err := SealManifest(mustKey(t, "k").ManifestKey(), []byte("x"), bytes.NewReader(make([]byte, 5)))
 	if err == nil {
 		t.Fatal("SealManifest with a 5-byte random source succeeded")
 	}
@@ -371,13 +374,50 @@ func TestChunkMatchesFormat(t *testing.T) {
 			t.Errorf("%s: Seal = %x, want %x (as documented)", c, got, want)
 		}
 	}
+	mk := make([]byte, 32)
+	blake3.DeriveKey("dsn 2025 seal manifest capability v1", key[:], mk)
+	if got := key.ManifestKey(); !bytes.Equal(got[:], mk) {
+		t.Errorf("ManifestKey = %x, want %x (as documented)", got, mk)
+	}
 	msub := make([]byte, 32)
-	blake3.DeriveKey("dsn 2025 seal manifest key v1", key[:], msub)
+	blake3.DeriveKey("dsn 2025 seal manifest key v2", mk, msub)
 	aead, _ := chacha20poly1305.NewX(msub)
 	nonce := bytes.Repeat([]byte{9}, 24)
 	want := aead.Seal(bytes.Clone(nonce), nonce, pt, []byte("dsn/seal/manifest/v1"))
-	got, err := SealManifest(key, pt, bytes.NewReader(nonce))
+	got, err := SealManifest(key.ManifestKey(), pt, bytes.NewReader(nonce))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Errorf("SealManifest = %x, %v, want %x (as documented)", got, err, want)
+	}
+	seed := make([]byte, 32)
+	blake3.DeriveKey("dsn 2025 seal updater signing key v1", mk, seed)
+	if got, want := key.ManifestKey().UpdaterKey(), ed25519.NewKeyFromSeed(seed); !got.Equal(want) {
+		t.Errorf("UpdaterKey = %x, want %x (as documented)", got, want)
+	}
+}
+
+// TestCapabilities checks that the keys derived from a file key are
+// distinct, stable, and differ between files.
+func TestCapabilities(t *testing.T) {
+	k1, k2 := mustKey(t, "k1"), mustKey(t, "k2")
+	m1, m2 := k1.ManifestKey(), k2.ManifestKey()
+	if m1 == m2 || m1 == ManifestKey(k1) {
+		t.Fatal("ManifestKey is equal to its file key or to another file's")
+	}
+	if m1 != k1.ManifestKey() {
+		t.Fatal("ManifestKey is not deterministic")
+	}
+	u1 := m1.UpdaterKey()
+	if !u1.Equal(m1.UpdaterKey()) || u1.Equal(m2.UpdaterKey()) {
+		t.Fatal("UpdaterKey is not a deterministic function of the manifest key")
+	}
+	if bytes.Equal(u1.Seed(), m1[:]) || bytes.Equal(u1.Seed(), k1[:]) {
+		t.Fatal("UpdaterKey's seed is a key it was derived from")
+	}
+	r, err := NewManifestKey(detRand("public"))
+	if err != nil || r == (ManifestKey{}) {
+		t.Fatalf("NewManifestKey = %x, %v", r, err)
+	}
+	if _, err := NewManifestKey(bytes.NewReader(make([]byte, 32))); err == nil {
+		t.Error("NewManifestKey accepted an all-zero key")
 	}
 }

@@ -33,6 +33,8 @@ type Network struct {
 	// group maps each peer to its partition group; nil when not partitioned.
 	group map[dsn.PeerID]int
 	conns map[*conn]struct{}
+	// records is the network's shared record store (records.go).
+	records records
 }
 
 // NewNetwork returns an empty network.

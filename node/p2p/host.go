@@ -188,8 +188,9 @@ func New(ctx context.Context, key crypto.PrivKey, cfg Config) (*Host, error) {
 		// No IPFS bootstrap peers: the DHT refills an empty routing table
 		// from our own persisted and configured peers.
 		dht.BootstrapPeersFunc(hs.bootstrapCandidates),
-		// dsn keeps no values in the DHT, only provider records.
-		dht.DisableValues(),
+		// The only values dsn keeps in the DHT are signed manifest
+		// version records (records.go).
+		dht.Validator(recordValidator()),
 		// A single DHT for every address class. go-libp2p-kad-dht's "dual"
 		// setup would split it into a WAN DHT whose filters drop peers
 		// that have only private or loopback addresses, and a LAN one; a
