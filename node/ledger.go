@@ -11,10 +11,18 @@ import (
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/ledger"
+	"github.com/dsn-project/dsn/market"
 	"github.com/dsn-project/dsn/node/auditproto"
 	"github.com/dsn-project/dsn/node/book"
 	"github.com/dsn-project/dsn/node/ledgerproto"
 )
+
+// CollateralAsks is what a Market may also tell: the collateral rate, in
+// nano-units per GiB, of a provider's standing ask. A Market that does
+// not implement it leaves deals at this node's own collateral terms.
+type CollateralAsks interface {
+	CollateralPerGiB(p dsn.PeerID) (uint64, bool)
+}
 
 // makeDeal proposes a deal for a shard provider p has just taken, on this
 // node's terms, and records the countersigned deal in this node's ledger.
@@ -24,9 +32,16 @@ func (c *Client) makeDeal(ctx context.Context, p dsn.PeerID, id dsn.ShardID, siz
 	var err error
 	if c.opts.Market != nil {
 		// At the provider's asking prices, which placement checked
-		// against the store's limit.
+		// against the store's limit, and its collateral if the ask says.
 		if perMonth, perGiB, ok := c.opts.Market.Prices(p); ok {
-			d, err = b.NewDealAt(p, id, size, perMonth, perGiB)
+			if ca, isCA := c.opts.Market.(CollateralAsks); isCA {
+				if rate, ok := ca.CollateralPerGiB(p); ok {
+					d, err = b.NewDealWith(p, id, size, book.Prices{PerGiBMonth: perMonth, PerGiB: perGiB, CollateralPerGiB: rate})
+				}
+			}
+			if d == nil && err == nil {
+				d, err = b.NewDealAt(p, id, size, perMonth, perGiB)
+			}
 		}
 	}
 	if d == nil && err == nil {
@@ -135,10 +150,14 @@ func ServeLedger(t dsn.Transport, b *book.Book, log *slog.Logger) *ledgerproto.S
 // Settle turns the audits of one epoch into ledger entries: for each
 // shard under a deal of this node's, a credit if its audit passed and a
 // penalty if it failed or was missed, handed to its provider and kept in
-// this node's ledger. Aborted audits and shards with no deal are
+// this node's ledger. A penalty that fails its deal (the
+// market.MaxConsecutiveFailures-th in a row) is followed by the deal's
+// End, of reason failed, forfeiting its collateral to this node; the End
+// is kept and handed to the provider the same way. Aborted audits, shards
+// with no deal covering the epoch, and deals ended before it are
 // skipped, and a shard held for two files is settled once. A provider
-// that cannot be reached still gets its penalty in this node's ledger.
-// It returns the number of entries recorded.
+// that cannot be reached still gets its penalty and End in this node's
+// ledger. It returns the number of entries recorded, Ends included.
 func (c *Client) Settle(ctx context.Context, epoch, epochSeconds uint64, audits []ShardAudit) (int, error) {
 	b := c.opts.Book
 	if b == nil {
@@ -159,14 +178,15 @@ func (c *Client) Settle(ctx context.Context, epoch, epochSeconds uint64, audits 
 			continue
 		}
 		done[k] = true
-		d, ok := b.Deal(a.Provider, a.ID)
-		if !ok {
-			continue
-		}
 		start, end := epoch*epochSeconds, (epoch+1)*epochSeconds
-		if d.Start > start || d.End < end {
-			continue // the deal does not cover the whole epoch
+		info, ok := b.DealFor(a.Provider, a.ID, start, end)
+		if !ok {
+			continue // no deal covers the whole epoch
 		}
+		if info.End != nil && start >= info.End.At {
+			continue // the deal ended before the epoch
+		}
+		d := info.Deal
 		outcome := ledger.OutcomeFail
 		if a.Outcome == auditproto.Missed {
 			outcome = ledger.OutcomeMissed
@@ -205,5 +225,204 @@ func (c *Client) Settle(ctx context.Context, epoch, epochSeconds uint64, audits 
 		})
 	}
 	wg.Wait()
+	// Ends after every penalty is in, so that the ledgers see the run
+	// that earns the forfeit before the forfeit.
+	for _, x := range entries {
+		p, ok := x.e.(*ledger.Penalty)
+		if !ok {
+			continue
+		}
+		d, ok := b.DealFor(x.p, p.Shard, p.Epoch*p.EpochSeconds, (p.Epoch+1)*p.EpochSeconds)
+		if !ok || d.End != nil || d.State.Status != market.DealFailed {
+			continue
+		}
+		if err := c.endDeal(ctx, x.p, d.Deal, (p.Epoch+1)*p.EpochSeconds, ledger.EndFailed); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		recorded++
+	}
 	return recorded, errors.Join(errs...)
+}
+
+// endDeal signs an End of d, records it in this node's ledger, whose
+// rules check it first, and hands it to the provider p. A provider that
+// cannot be reached or refuses is logged: the End stands in this node's
+// ledger.
+func (c *Client) endDeal(ctx context.Context, p dsn.PeerID, d *ledger.Deal, at uint64, reason ledger.EndReason) error {
+	b := c.opts.Book
+	e, err := b.EndDeal(d, at, reason)
+	if err != nil {
+		return err
+	}
+	if err := b.Record(ctx, e); err != nil {
+		return fmt.Errorf("end deal of shard %s (%s): %w", d.Shard.Short(), reason, err)
+	}
+	if err := ledgerproto.Submit(ctx, c.t, p, e); err != nil {
+		c.log.Warn("deal end not delivered", "provider", p, "shard", d.Shard.Short(), "reason", reason, "err", err)
+	}
+	return nil
+}
+
+// DefaultRenewHorizon is how long before its End a deal is renewed
+// unless RenewOptions says otherwise: a day leaves room for a provider
+// that is away for a while.
+const DefaultRenewHorizon = 24 * time.Hour
+
+// RenewOptions say which deals RenewDeals renews and on what terms.
+type RenewOptions struct {
+	// Horizon: deals ending within it of now are renewed (0:
+	// DefaultRenewHorizon).
+	Horizon time.Duration
+	// Prices, if set, are the terms of every renewal (a new ask's); nil
+	// renews each deal on its own terms, collateral included.
+	Prices *book.Prices
+	// Keep, if set, says whether a deal is worth renewing (its file is
+	// still wanted, its provider still trusted); nil renews every one
+	// that can be.
+	Keep func(*ledger.Deal) bool
+}
+
+// Renewals counts what RenewDeals did.
+type Renewals struct {
+	// Renewed counts renewals countersigned and recorded.
+	Renewed int
+	// Refused counts renewals a provider refused or could not be asked.
+	Refused int
+	// Expired counts deals past their End, not renewed, ended as expired.
+	Expired int
+	// Failed counts failed deals that had no End yet, ended as failed.
+	Failed int
+}
+
+// RenewDeals looks after the life of this node's deals as a client at
+// time now. A deal ending within the horizon whose shard is proven and
+// passing (market.Transition lets it renew) and that Keep keeps is
+// renewed: a new deal from its End, proposed to its provider and, once
+// countersigned, recorded. A deal past its End that was not renewed gets
+// an End of reason expired; a failed one that Settle could not end gets
+// its failed End. Ends are recorded here and handed to the providers.
+// Refusals and unreachable providers are counted, not errors: the error
+// is this node's own ledger failing.
+func (c *Client) RenewDeals(ctx context.Context, now time.Time, opts RenewOptions) (Renewals, error) {
+	var out Renewals
+	b := c.opts.Book
+	if b == nil {
+		return out, nil
+	}
+	if opts.Horizon <= 0 {
+		opts.Horizon = DefaultRenewHorizon
+	}
+	type startKey struct {
+		shard            dsn.ShardID
+		client, provider ledger.PublicKey
+		start            uint64
+	}
+	infos := b.DealInfos()
+	starts := map[startKey]bool{}
+	for _, i := range infos {
+		starts[startKey{i.Deal.Shard, i.Deal.Client, i.Deal.Provider, i.Deal.Start}] = true
+	}
+	t := uint64(max(now.Unix(), 0))
+	horizon := t + uint64(opts.Horizon/time.Second)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	sem := make(chan struct{}, maxAuditsInFlight)
+	for _, i := range infos {
+		d := i.Deal
+		if d.Client != b.Self() || i.End != nil || starts[startKey{d.Shard, d.Client, d.Provider, d.End}] {
+			continue // not this node's to renew, ended, or renewed already
+		}
+		p, known := b.PeerOf(d.Provider)
+		var act func() (*int, error)
+		switch {
+		case i.State.Status == market.DealFailed:
+			act = func() (*int, error) { return &out.Failed, c.endDeal(ctx, p, d, min(max(t, d.Start), d.End), ledger.EndFailed) }
+		case d.End <= t:
+			act = func() (*int, error) { return &out.Expired, c.endDeal(ctx, p, d, d.End, ledger.EndExpired) }
+		case d.End <= horizon && known && (opts.Keep == nil || opts.Keep(d)):
+			if _, err := market.Transition(i.State, market.EventRenew); err != nil {
+				continue // never proven: left to expire
+			}
+			act = func() (*int, error) { return c.renew(ctx, p, d, opts.Prices, &out) }
+		default:
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			n, err := act()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			if n != nil {
+				*n++
+			}
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// renew proposes the renewal of d to its provider p and records it. It
+// returns the counter to add one to: Renewed, or Refused when p refuses
+// or cannot be reached. Callers hold no lock; counting is theirs.
+func (c *Client) renew(ctx context.Context, p dsn.PeerID, d *ledger.Deal, pr *book.Prices, out *Renewals) (*int, error) {
+	b := c.opts.Book
+	var r *ledger.Deal
+	var err error
+	if pr != nil {
+		r, err = b.RenewalAt(d, *pr)
+	} else {
+		r, err = b.Renewal(d)
+	}
+	if err != nil {
+		return nil, err
+	}
+	signed, err := ledgerproto.ProposeDeal(ctx, c.t, p, r)
+	if err != nil {
+		c.log.Warn("deal not renewed", "provider", p, "shard", d.Shard.Short(), "err", err)
+		return &out.Refused, nil
+	}
+	if err := b.Record(ctx, signed); err != nil {
+		return nil, fmt.Errorf("renew deal of shard %s: record: %w", d.Shard.Short(), err)
+	}
+	return &out.Renewed, nil
+}
+
+// CancelDeal ends, as cancelled, every deal of this node's with provider
+// p for shard id that has not ended and runs past now: the client moved
+// the shard elsewhere (repair re-placed it) and stops paying for it. A
+// deal that has not started yet (a renewal) ends at its start. The Ends
+// are recorded and handed to p. It returns how many deals it ended.
+func (c *Client) CancelDeal(ctx context.Context, p dsn.PeerID, id dsn.ShardID, now time.Time) (int, error) {
+	b := c.opts.Book
+	if b == nil {
+		return 0, nil
+	}
+	pk, err := b.KeyOf(p)
+	if err != nil {
+		return 0, fmt.Errorf("cancel deal of shard %s: %w", id.Short(), err)
+	}
+	t := uint64(max(now.Unix(), 0))
+	n := 0
+	var errs []error
+	for _, i := range b.DealInfos() {
+		d := i.Deal
+		if d.Shard != id || d.Client != b.Self() || d.Provider != pk || i.End != nil || d.End <= t {
+			continue
+		}
+		if err := c.endDeal(ctx, p, d, max(t, d.Start), ledger.EndCancelled); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dsn-project/dsn/ledger"
+	"github.com/dsn-project/dsn/market"
 	"github.com/dsn-project/dsn/node/auditproto"
 	"github.com/dsn-project/dsn/proofs/compact"
 )
@@ -146,4 +147,127 @@ func mustBalance(t *testing.T, log *ledger.Log) []ledger.Account {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// lastEnd returns the latest End in log, nil if none.
+func lastEnd(t *testing.T, log *ledger.Log) *ledger.End {
+	t.Helper()
+	for i := log.Size() - 1; i >= 0; i-- {
+		b, err := log.Entry(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := ledger.DecodeEntry(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end, ok := e.(*ledger.End); ok {
+			return end
+		}
+	}
+	return nil
+}
+
+// A provider that misses three audits in a row loses its collateral to
+// the client: both ledgers hold the End with the forfeit, verify, and
+// agree on what was paid. Renewal and expiry then run on the other deals.
+func TestLedgerDealFailsRenewsExpires(t *testing.T) {
+	l := startLedgerNet(t, 6, false)
+	ctx := ctxT(t)
+	res := storeBytes(t, l, testData(1<<20+7, 5), StoreOptions{K: 4, M: 2})
+	audits, err := l.Client.AuditFile(ctx, res.Manifest, SchemeCompact, []byte("epoch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const day = 86400
+	now := time.Now()
+	epoch := uint64(now.Unix())/day + 1
+	if n, err := l.Client.Settle(ctx, epoch, day, audits); err != nil || n != len(audits) {
+		t.Fatalf("Settle(all pass) = %d, %v; want %d", n, err, len(audits))
+	}
+	bad := audits[0]
+	bad.Outcome, bad.Reason = auditproto.Missed, nil
+	for i := range uint64(market.MaxConsecutiveFailures) {
+		want := 1
+		if i == market.MaxConsecutiveFailures-1 {
+			want = 2 // the penalty, then the End
+		}
+		if n, err := l.Client.Settle(ctx, epoch+1+i, day, []ShardAudit{bad}); err != nil || n != want {
+			t.Fatalf("Settle(miss %d) = %d, %v; want %d", i+1, n, err, want)
+		}
+	}
+	var prov *Provider
+	for _, p := range l.Providers {
+		if p.ID == bad.Provider {
+			prov = p
+		}
+	}
+	d, ok := l.ClientBook.Deal(bad.Provider, bad.ID)
+	if !ok || d.Collateral == 0 {
+		t.Fatalf("client's deal with the failing provider = %+v, %v; want one with collateral", d, ok)
+	}
+	for name, log := range map[string]*ledger.Log{"client": l.ClientBook.Log(), "provider": prov.Book.Log()} {
+		end := lastEnd(t, log)
+		if end == nil || end.Reason != ledger.EndFailed || end.Forfeit != d.Collateral || end.Shard != bad.ID {
+			t.Errorf("%s's ledger: last End = %+v; want the failed deal's, forfeiting %d", name, end, d.Collateral)
+		}
+		if _, err := log.Verify(ctx); err != nil {
+			t.Errorf("%s's ledger does not verify: %v", name, err)
+		}
+	}
+	mine := account(t, prov.Book.Log(), prov.Book.Self())
+	theirs := account(t, l.ClientBook.Log(), prov.Book.Self())
+	client := account(t, prov.Book.Log(), l.ClientBook.Self())
+	if mine.Forfeits != d.Collateral || theirs.Forfeits != d.Collateral || client.ForfeitsReceived != d.Collateral {
+		t.Errorf("forfeits: provider's ledger %d, client's ledger %d, client received %d; want %d each",
+			mine.Forfeits, theirs.Forfeits, client.ForfeitsReceived, d.Collateral)
+	}
+	if mine.Penalties != theirs.Penalties || mine.Penalties <= d.Collateral || client.Compensation != mine.Penalties {
+		t.Errorf("penalties: provider's ledger %d, client's ledger %d, client compensated %d; want equal, above the collateral %d",
+			mine.Penalties, theirs.Penalties, client.Compensation, d.Collateral)
+	}
+	// A further miss of the failed deal is not settled.
+	if n, err := l.Client.Settle(ctx, epoch+10, day, []ShardAudit{bad}); err != nil || n != 0 {
+		t.Errorf("Settle(after the End) = %d, %v; want nothing", n, err)
+	}
+
+	// A day before the deals end, the passing ones are renewed; the
+	// failed one is not.
+	end := time.Unix(int64(d.End), 0)
+	r, err := l.Client.RenewDeals(ctx, end.Add(-time.Hour), RenewOptions{})
+	if err != nil || r.Renewed != len(audits)-1 || r.Refused != 0 {
+		t.Fatalf("RenewDeals = %+v, %v; want %d renewed", r, err, len(audits)-1)
+	}
+	if r, err := l.Client.RenewDeals(ctx, end.Add(-time.Hour), RenewOptions{}); err != nil || r != (Renewals{}) {
+		t.Errorf("RenewDeals again = %+v, %v; want nothing done", r, err)
+	}
+	// Repair moved one shard: its deals (the current one and its
+	// renewal) are cancelled in both ledgers.
+	moved := audits[1]
+	if n, err := l.Client.CancelDeal(ctx, moved.Provider, moved.ID, now.Add(10*day*time.Second)); err != nil || n != 2 {
+		t.Errorf("CancelDeal = %d, %v; want 2 deals ended", n, err)
+	}
+	// Past the renewals' end, they expire; the cancelled ones do not.
+	later := end.Add(40 * 24 * time.Hour)
+	if r, err := l.Client.RenewDeals(ctx, later, RenewOptions{Horizon: time.Hour}); err != nil || r.Expired != len(audits)-2 {
+		t.Errorf("RenewDeals(after the end) = %+v, %v; want %d expired", r, err, len(audits)-2)
+	}
+	for _, p := range l.Providers {
+		if _, err := p.Book.Log().Verify(ctx); err != nil {
+			t.Errorf("%s's ledger does not verify: %v", l.Name(p.ID), err)
+		}
+	}
+	if _, err := l.ClientBook.Log().Verify(ctx); err != nil {
+		t.Errorf("client's ledger does not verify: %v", err)
+	}
+	var ended int
+	for _, i := range l.ClientBook.DealInfos() {
+		if i.End != nil {
+			ended++
+		}
+	}
+	// One failed, two cancelled, the other renewals expired.
+	if want := 1 + 2 + len(audits) - 2; ended != want {
+		t.Errorf("client's ledger ends %d deals, want %d", ended, want)
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/ledger"
+	"github.com/dsn-project/dsn/market"
 )
 
 // Terms are the prices a node offers as a client and accepts, at least,
@@ -27,12 +28,31 @@ type Terms struct {
 	PricePerGiB uint64
 	// DealDuration is how long a deal a client proposes lasts.
 	DealDuration time.Duration
+	// CollateralPerGiB is the collateral per GiB of shard the node asks
+	// of its providers as a client and stakes, at most, as a provider.
+	CollateralPerGiB uint64
 }
 
 // DefaultTerms are a node's terms unless its config says otherwise: one
 // unit (10^9 nano-units) per GiB-month kept, a tenth of that per GiB
-// served, deals of 30 days.
-var DefaultTerms = Terms{PricePerGiBMonth: 1_000_000_000, PricePerGiB: 100_000_000, DealDuration: 30 * 24 * time.Hour}
+// served, deals of 30 days, and a collateral of two units per GiB.
+//
+// The collateral is two months of the storage price. A provider that
+// drops a shard saves at most the rest of a 30-day deal, about one
+// month of what the price pays for; staking twice that makes dropping a
+// shard a loss however early it happens, and the second month pays the
+// client for the repair (fetching k shards and placing a new one, at a
+// tenth of a unit per GiB served, costs far less).
+var DefaultTerms = Terms{PricePerGiBMonth: 1_000_000_000, PricePerGiB: 100_000_000, DealDuration: 30 * 24 * time.Hour,
+	CollateralPerGiB: 2_000_000_000}
+
+// Prices are the terms of one deal: what a client pays and what
+// collateral rate its provider stakes at.
+type Prices struct {
+	PerGiBMonth, PerGiB uint64
+	// CollateralPerGiB sets the deal's Collateral by market.Collateral.
+	CollateralPerGiB uint64
+}
 
 // MonthSeconds is the month of prices per GiB-month.
 const MonthSeconds = 30 * 24 * 3600
@@ -43,6 +63,10 @@ type Options struct {
 	// KeyOf returns the ledger key of a peer: for libp2p peers, the
 	// Ed25519 key their ID embeds.
 	KeyOf func(dsn.PeerID) (ledger.PublicKey, error)
+	// PeerOf returns the peer whose ledger key is k (for libp2p, the
+	// peer ID that embeds it); nil means only peers named since the
+	// book opened are known (see Book.PeerOf).
+	PeerOf func(k ledger.PublicKey) (dsn.PeerID, error)
 	// Holds, for a provider, returns the size of a shard it holds, or an
 	// error if it does not hold it; nil means the node holds nothing and
 	// countersigns no deal.
@@ -61,6 +85,9 @@ var (
 	ErrUnknownPeer = errors.New("no ledger key for peer")
 )
 
+// maxPeersKept bounds the key-to-peer map PeerOf reads first.
+const maxPeersKept = 1 << 16
+
 // clockSkew is how far a proposed deal's start may be from the
 // provider's clock.
 const clockSkew = 10 * time.Minute
@@ -74,8 +101,10 @@ type Book struct {
 	lg   *slog.Logger
 	app  *appender
 
-	mu    sync.Mutex
-	deals map[dealKey]*ledger.Deal // the latest deal per shard and parties
+	mu     sync.Mutex
+	deals  map[dealKey]*ledger.Deal // the latest deal per shard and parties
+	tracks map[dealKey][]*tracked   // every deal per shard and parties, by start
+	peers  map[ledger.PublicKey]dsn.PeerID
 }
 
 type dealKey struct {
@@ -102,7 +131,8 @@ func Open(dir string, key ed25519.PrivateKey, opts Options) (*Book, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Book{log: l, key: key, self: ledger.PublicKeyOf(key), opts: opts, lg: lg, deals: map[dealKey]*ledger.Deal{}}
+	b := &Book{log: l, key: key, self: ledger.PublicKeyOf(key), opts: opts, lg: lg,
+		deals: map[dealKey]*ledger.Deal{}, tracks: map[dealKey][]*tracked{}, peers: map[ledger.PublicKey]dsn.PeerID{}}
 	if err := b.indexDeals(); err != nil {
 		l.Close()
 		return nil, err
@@ -111,8 +141,9 @@ func Open(dir string, key ed25519.PrivateKey, opts Options) (*Book, error) {
 	return b, nil
 }
 
-// indexDeals reads the deals already in the log, so that credits,
-// penalties and receipts can name them.
+// indexDeals reads the entries already in the log, so that credits,
+// penalties and receipts can name their deals, and each deal's state is
+// known.
 func (b *Book) indexDeals() error {
 	n := b.log.Size()
 	for i := range n {
@@ -130,13 +161,9 @@ func (b *Book) indexDeals() error {
 }
 
 func (b *Book) indexEntry(e ledger.Entry) {
-	d, ok := e.(*ledger.Deal)
-	if !ok {
-		return
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.deals[dealKey{d.Shard, d.Client, d.Provider}] = d
+	b.track(e)
 }
 
 // Close stops appending and closes the log.
@@ -165,6 +192,11 @@ func (b *Book) keyOf(p dsn.PeerID) (ledger.PublicKey, error) {
 	if err != nil {
 		return ledger.PublicKey{}, fmt.Errorf("%w %s: %v", ErrUnknownPeer, p, err)
 	}
+	b.mu.Lock()
+	if len(b.peers) < maxPeersKept {
+		b.peers[k] = p
+	}
+	b.mu.Unlock()
 	return k, nil
 }
 
@@ -206,8 +238,15 @@ func (b *Book) NewDeal(p dsn.PeerID, id dsn.ShardID, size int64) (*ledger.Deal, 
 	return b.NewDealAt(p, id, size, b.opts.Terms.PricePerGiBMonth, b.opts.Terms.PricePerGiB)
 }
 
-// NewDealAt is NewDeal at the given prices: a provider's asking prices.
+// NewDealAt is NewDeal at the given prices, a provider's asking prices,
+// with the collateral rate of this node's terms.
 func (b *Book) NewDealAt(p dsn.PeerID, id dsn.ShardID, size int64, perGiBMonth, perGiB uint64) (*ledger.Deal, error) {
+	return b.NewDealWith(p, id, size, Prices{PerGiBMonth: perGiBMonth, PerGiB: perGiB, CollateralPerGiB: b.opts.Terms.CollateralPerGiB})
+}
+
+// NewDealWith is NewDeal on the given terms: a provider's ask, whose
+// collateral rate sets the deal's Collateral (market.Collateral).
+func (b *Book) NewDealWith(p dsn.PeerID, id dsn.ShardID, size int64, pr Prices) (*ledger.Deal, error) {
 	pk, err := b.keyOf(p)
 	if err != nil {
 		return nil, err
@@ -215,8 +254,9 @@ func (b *Book) NewDealAt(p dsn.PeerID, id dsn.ShardID, size int64, perGiBMonth, 
 	now := b.opts.Now()
 	d := &ledger.Deal{
 		Shard: id, Size: uint64(size),
-		PricePerGiBMonth: perGiBMonth, PricePerGiB: perGiB,
-		Start: uint64(now.Unix()), End: uint64(now.Add(b.opts.Terms.DealDuration).Unix()),
+		PricePerGiBMonth: pr.PerGiBMonth, PricePerGiB: pr.PerGiB,
+		Collateral: market.Collateral(uint64(size), pr.CollateralPerGiB),
+		Start:      uint64(now.Unix()), End: uint64(now.Add(b.opts.Terms.DealDuration).Unix()),
 		Client: b.self, Provider: pk, Auditors: []ledger.PublicKey{b.self},
 	}
 	if err := d.SignClient(b.key); err != nil {
@@ -225,9 +265,41 @@ func (b *Book) NewDealAt(p dsn.PeerID, id dsn.ShardID, size int64, perGiBMonth, 
 	return d, nil
 }
 
+// Renewal returns the deal that renews d on the same terms: same shard,
+// parties, auditors, prices and collateral, from d's End for this node's
+// DealDuration, signed by this node as the client.
+func (b *Book) Renewal(d *ledger.Deal) (*ledger.Deal, error) {
+	return b.renewal(d, Prices{PerGiBMonth: d.PricePerGiBMonth, PerGiB: d.PricePerGiB}, d.Collateral)
+}
+
+// RenewalAt is Renewal on other terms: a new ask's prices and collateral
+// rate.
+func (b *Book) RenewalAt(d *ledger.Deal, pr Prices) (*ledger.Deal, error) {
+	return b.renewal(d, pr, market.Collateral(d.Size, pr.CollateralPerGiB))
+}
+
+func (b *Book) renewal(d *ledger.Deal, pr Prices, collateral uint64) (*ledger.Deal, error) {
+	if d.Client != b.self {
+		return nil, fmt.Errorf("renew deal of shard %s: this node is not its client", d.Shard.Short())
+	}
+	r := &ledger.Deal{
+		Shard: d.Shard, Size: d.Size, PricePerGiBMonth: pr.PerGiBMonth, PricePerGiB: pr.PerGiB, Collateral: collateral,
+		Start: d.End, End: d.End + uint64(b.opts.Terms.DealDuration/time.Second),
+		Client: d.Client, Provider: d.Provider, Auditors: append([]ledger.PublicKey(nil), d.Auditors...),
+	}
+	if err := r.SignClient(b.key); err != nil {
+		return nil, fmt.Errorf("renew deal of shard %s: %w", d.Shard.Short(), err)
+	}
+	return r, nil
+}
+
 // ProposeDeal is the provider's side of a deal: it countersigns a deal
 // the peer from proposes as its client, for a shard this node holds, at
-// prices no lower than its own, starting about now, and records it.
+// prices no lower than its own and a collateral no higher than its terms
+// stake, and records it. The deal starts about now, or it renews a deal
+// of the same shard and parties: it starts at the End of one in this
+// node's log that has not ended and that market.Transition lets renew
+// (an active deal: its shard proven, not failed), and not in the past.
 func (b *Book) ProposeDeal(ctx context.Context, from dsn.PeerID, d *ledger.Deal) (*ledger.Deal, error) {
 	fk, err := b.keyOf(from)
 	if err != nil {
@@ -244,9 +316,15 @@ func (b *Book) ProposeDeal(ctx context.Context, from dsn.PeerID, d *ledger.Deal)
 		return nil, fmt.Errorf("%w: prices %d/GiB-month and %d/GiB served are below this provider's %d and %d",
 			ErrRefused, d.PricePerGiBMonth, d.PricePerGiB, b.opts.Terms.PricePerGiBMonth, b.opts.Terms.PricePerGiB)
 	}
+	if most := market.Collateral(d.Size, b.opts.Terms.CollateralPerGiB); d.Collateral > most {
+		return nil, fmt.Errorf("%w: collateral %d for %d bytes is above the %d this provider stakes (%d per GiB)",
+			ErrRefused, d.Collateral, d.Size, most, b.opts.Terms.CollateralPerGiB)
+	}
 	now := b.opts.Now()
 	if start := time.Unix(int64(d.Start), 0); start.Before(now.Add(-clockSkew)) || start.After(now.Add(clockSkew)) {
-		return nil, fmt.Errorf("%w: deal starts at %v, more than %v from now", ErrRefused, start.UTC(), clockSkew)
+		if err := b.renewable(d, now); err != nil {
+			return nil, err
+		}
 	}
 	size, err := b.opts.Holds(ctx, d.Shard)
 	if err != nil {
@@ -267,8 +345,32 @@ func (b *Book) ProposeDeal(ctx context.Context, from dsn.PeerID, d *ledger.Deal)
 	return &signed, nil
 }
 
-// Submit is the provider's side of receipts, credits and penalties: it
-// records an entry the peer from signed for this node.
+// renewable checks that d, which does not start about now, renews a
+// deal: see ProposeDeal.
+func (b *Book) renewable(d *ledger.Deal, now time.Time) error {
+	start := time.Unix(int64(d.Start), 0)
+	if start.Before(now.Add(-clockSkew)) {
+		return fmt.Errorf("%w: deal starts at %v, in the past", ErrRefused, start.UTC())
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, t := range b.tracks[dealKey{d.Shard, d.Client, d.Provider}] {
+		if t.deal.End != d.Start {
+			continue
+		}
+		if t.end != nil {
+			return fmt.Errorf("%w: the deal it would renew ended (%s at %d)", ErrRefused, t.end.Reason, t.end.At)
+		}
+		if _, err := market.Transition(t.state, market.EventRenew); err != nil {
+			return fmt.Errorf("%w: the deal it would renew is %v: %v", ErrRefused, t.state, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: deal starts at %v, more than %v from now, and renews no deal of this shard and parties", ErrRefused, start.UTC(), clockSkew)
+}
+
+// Submit is the provider's side of receipts, credits, penalties and
+// ends: it records an entry the peer from signed for this node.
 func (b *Book) Submit(ctx context.Context, from dsn.PeerID, e ledger.Entry) error {
 	fk, err := b.keyOf(from)
 	if err != nil {
@@ -282,6 +384,9 @@ func (b *Book) Submit(ctx context.Context, from dsn.PeerID, e ledger.Entry) erro
 		signer, provider = e.Auditor, e.Provider
 	case *ledger.Penalty:
 		signer, provider = e.Auditor, e.Provider
+	case *ledger.End:
+		// The log checks the signer is the deal's client or auditor.
+		signer, provider = e.Signer, e.Provider
 	default:
 		return fmt.Errorf("%w: a %v is not submitted, it is proposed", ErrRefused, e.Kind())
 	}
@@ -332,7 +437,9 @@ func (b *Book) Judge(d *ledger.Deal, epoch uint64, epochSeconds uint64, pass boo
 // Penalty is what a provider forfeits for an epoch it failed or missed:
 // twice what the epoch would have earned, the credit it lost and as much
 // again, and at least one nano-unit, so that no penalty rounds to
-// nothing. Collateral and repeated failure are the market's business.
+// nothing (market.EpochPenalty). The collateral is not part of it: it is
+// forfeited once, by the End that follows the penalty failing the deal
+// (EndDeal).
 func Penalty(d *ledger.Deal, epochSeconds uint64) uint64 {
 	v := EpochValue(d, epochSeconds)
 	return max(1, min(v, ledger.MaxAmount/2)*2)

@@ -19,6 +19,8 @@ type party struct {
 	id   dsn.PeerID
 	key  ed25519.PrivateKey
 	book *Book
+	dir  string
+	opts Options
 }
 
 type keys map[dsn.PeerID]ledger.PublicKey
@@ -44,12 +46,13 @@ func world(t *testing.T, held map[dsn.ShardID]int64, names ...string) map[string
 	}
 	for _, n := range names {
 		p := ps[n]
-		b, err := Open(filepath.Join(t.TempDir(), n), p.key, Options{KeyOf: ks.of, Holds: func(_ context.Context, id dsn.ShardID) (int64, error) {
+		p.dir, p.opts = filepath.Join(t.TempDir(), n), Options{KeyOf: ks.of, Holds: func(_ context.Context, id dsn.ShardID) (int64, error) {
 			if s, ok := held[id]; ok {
 				return s, nil
 			}
 			return 0, dsn.ErrShardNotFound
-		}})
+		}}
+		b, err := Open(p.dir, p.key, p.opts)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -87,15 +87,16 @@ func (c Client) ProposeDeal(ctx context.Context, t dsn.Transport, p dsn.PeerID, 
 }
 
 // Submit sends p an entry for its log: a Receipt (t's node the client, p
-// the provider), a Credit or a Penalty (t's node the auditor). A nil error
+// the provider), a Credit or a Penalty (t's node the auditor), or an End
+// (t's node its signer, the deal's client or an auditor). A nil error
 // means p appended it. A refusal matches ErrRefused and the ledger's
 // sentinel; ErrDuplicate means p holds it already (or a later receipt).
 func (c Client) Submit(ctx context.Context, t dsn.Transport, p dsn.PeerID, e ledger.Entry) error {
 	op := func(err error) error { return fmt.Errorf("submit %s to %s: %w", e.Kind(), p, err) }
 	switch e.Kind() {
-	case ledger.KindReceipt, ledger.KindCredit, ledger.KindPenalty:
+	case ledger.KindReceipt, ledger.KindCredit, ledger.KindPenalty, ledger.KindEnd:
 	default:
-		return op(errors.New("only receipts, credits and penalties are submitted; deals are proposed"))
+		return op(errors.New("only receipts, credits, penalties and ends are submitted; deals are proposed"))
 	}
 	b, err := ledger.Marshal(e)
 	if err != nil {

@@ -2,8 +2,8 @@
 // "/dsn/ledger/1.0.0": how nodes hand each other signed ledger entries
 // and the proofs that keep each node's log honest. A client proposes a
 // deal to its provider and gets it back countersigned; a client submits
-// receipts, an auditor credits and penalties, to the provider whose log
-// records them; anyone fetches a node's latest checkpoint, consistency
+// receipts, an auditor credits and penalties, a client or auditor the End
+// of a deal, to the provider whose log records them; anyone fetches a node's latest checkpoint, consistency
 // proofs between two of its sizes, and inclusion proofs of its entries.
 //
 // It owns the wire format, the server (Server, which answers from a
@@ -25,7 +25,7 @@
 // with ledger.DecodeEntry.
 //
 //	type 1  ProposeDeal       entry length (uvarint, 1..4096) | entry (a Deal, signed by its client)
-//	type 2  Submit            entry length (uvarint, 1..4096) | entry (a Receipt, Credit or Penalty)
+//	type 2  Submit            entry length (uvarint, 1..4096) | entry (a Receipt, Credit, Penalty or End)
 //	type 3  GetCheckpoint     (nothing)
 //	type 4  ProveConsistency  old (uvarint, 0..2^62) | new (uvarint, old..2^62)
 //	type 5  ProveInclusion    index (uvarint, 0..2^62-1)
@@ -62,7 +62,7 @@
 // The server checks the framing and bounds and decodes the entry; the
 // Handler checks the rest: that the stream's remote peer is the party
 // who signed (the deal's client, the receipt's client, the credit's or
-// penalty's auditor), the signatures, and the ledger's rules (Log.Append
+// penalty's auditor, the End's signer), the signatures, and the ledger's rules (Log.Append
 // does). The client checks what comes back: a countersigned deal must be
 // the proposed deal byte for byte but for the provider signature, which
 // must verify by the deal's provider key (ledger.CheckSignatures;
@@ -102,6 +102,7 @@
 //	16   BytesDecreased   ledger.ErrBytesDecreased                         ledger.ErrBytesDecreased  R
 //	17   SessionMismatch  ledger.ErrSessionMismatch                        ledger.ErrSessionMismatch  R
 //	18   Unavailable      ledger.ErrClosed                                 ErrUnavailable
+//	19   DealEnded        ledger.ErrDealEnded                              ledger.ErrDealEnded  R
 //
 // Duplicate and Sequence are the two ways a log says it has the entry
 // already: a second credit or penalty for one deal and epoch, and a
@@ -109,8 +110,14 @@
 // replay, or one superseded by a later receipt). They stay two codes so
 // that the ledger's own sentinel survives the trip, and share
 // ErrDuplicate so that a client resending after a lost reply can treat
-// both as done. The rule codes 11 to 17 each carry one ledger sentinel
-// for the same reason. An unknown code is ErrUnknownCode.
+// both as done. The rule codes 11 to 17 and 19 each carry one ledger
+// sentinel for the same reason.
+//
+// Entries carry their own format version (ledger.Version, 2 since deals
+// carry collateral and End exists), so the protocol's ID did not change
+// with it: a peer of another entry version answers BadRequest with a
+// text naming the version, which says more than a failed protocol
+// negotiation would. An unknown code is ErrUnknownCode.
 //
 // # Deadlines and limits
 //

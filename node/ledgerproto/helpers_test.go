@@ -75,6 +75,8 @@ func (h *logHandler) Submit(ctx context.Context, from dsn.PeerID, e ledger.Entry
 		signer = e.Auditor
 	case *ledger.Penalty:
 		signer = e.Auditor
+	case *ledger.End:
+		signer = e.Signer
 	}
 	if k != signer {
 		return fmt.Errorf("%w: sender %s did not sign the %s", ErrRefused, from, e.Kind())
@@ -176,7 +178,7 @@ func newFixture(t testing.TB, opts ServerOptions) *fixture {
 func (f *fixture) deal(t testing.TB, shard dsn.ShardID, from, to uint64) *ledger.Deal {
 	t.Helper()
 	d := &ledger.Deal{
-		Shard: shard, Size: 1 << 20, PricePerGiBMonth: 1_000_000, PricePerGiB: 10_000,
+		Shard: shard, Size: 1 << 20, PricePerGiBMonth: 1_000_000, PricePerGiB: 10_000, Collateral: 2_000_000,
 		Start: from, End: to, Client: f.pub("client"), Provider: f.pub("provider"),
 		Auditors: []ledger.PublicKey{f.pub("auditor")},
 	}
@@ -203,6 +205,13 @@ func (f *fixture) penalty(t testing.TB, epoch uint64) *ledger.Penalty {
 	p := &ledger.Penalty{Provider: f.pub("provider"), Client: f.pub("client"), Auditor: f.pub("auditor"), Shard: f.shard, Epoch: epoch, EpochSeconds: hour, Outcome: ledger.OutcomeMissed, Amount: 700}
 	must(t, p.Sign(f.keys["auditor"]))
 	return p
+}
+
+func (f *fixture) end(t testing.TB, d *ledger.Deal, at uint64, reason ledger.EndReason, forfeit uint64, signer dsn.PeerID) *ledger.End {
+	t.Helper()
+	e := &ledger.End{Shard: d.Shard, Client: d.Client, Provider: d.Provider, Signer: f.pub(signer), Start: d.Start, At: at, Reason: reason, Forfeit: forfeit}
+	must(t, e.Sign(f.keys[signer]))
+	return e
 }
 
 // withDeal has the provider countersign and log a deal for f.shard over

@@ -151,3 +151,48 @@ func TestLedgerRefusals(t *testing.T) {
 		t.Errorf("log grew from %d to %d entries on refused requests", size, n)
 	}
 }
+
+// An End travels like the other submitted entries: the provider's log
+// takes the client's or auditor's, and the wire carries its refusals.
+func TestSubmitEnd(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFixture(t, ServerOptions{})
+	d := f.withDeal(t)
+	for e := uint64(10); e < 10+ledger.MaxConsecutiveFailures; e++ {
+		must(t, Submit(ctx, f.auditor, f.provider, f.penalty(t, e)))
+	}
+	at := uint64(10+ledger.MaxConsecutiveFailures) * hour
+	tests := []struct {
+		name string
+		from dsn.Transport
+		e    *ledger.End
+		want []error
+	}{
+		{"forfeit above the collateral", f.auditor, f.end(t, d, at, ledger.EndFailed, d.Collateral+1, "auditor"), []error{ErrRefused, ledger.ErrTerms}},
+		{"end by a stranger", f.stranger, f.end(t, d, at, ledger.EndCancelled, 0, "stranger"), []error{ErrRefused, ledger.ErrNotAuditor}},
+		{"auditor's end sent by the client", f.client, f.end(t, d, at, ledger.EndFailed, d.Collateral, "auditor"), []error{ErrRefused}},
+	}
+	for _, tc := range tests {
+		err := Submit(ctx, tc.from, f.provider, tc.e)
+		for _, w := range tc.want {
+			if !errors.Is(err, w) {
+				t.Errorf("%s: Submit = %v, want %v", tc.name, err, w)
+			}
+		}
+	}
+	end := f.end(t, d, at, ledger.EndFailed, d.Collateral, "auditor")
+	if err := Submit(ctx, f.auditor, f.provider, end); err != nil {
+		t.Fatalf("Submit(end) = %v", err)
+	}
+	if err := Submit(ctx, f.client, f.provider, f.end(t, d, at, ledger.EndCancelled, 0, "client")); !errors.Is(err, ledger.ErrDealEnded) {
+		t.Errorf("Submit(second end) = %v, want %v", err, ledger.ErrDealEnded)
+	}
+	if err := Submit(ctx, f.auditor, f.provider, f.credit(t, 20, "auditor")); !errors.Is(err, ledger.ErrDealEnded) {
+		t.Errorf("Submit(credit after the end) = %v, want %v", err, ledger.ErrDealEnded)
+	}
+	b, err := f.log.Entry(f.log.Size() - 1)
+	must(t, err)
+	if got, err := ledger.DecodeEntry(b); err != nil || got.(*ledger.End).SignerSig != end.SignerSig {
+		t.Errorf("provider's last entry = %v, %v; want the End", got, err)
+	}
+}

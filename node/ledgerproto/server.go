@@ -39,7 +39,8 @@ type Handler interface {
 	// be the deal's client) and returns it signed by both.
 	ProposeDeal(ctx context.Context, from dsn.PeerID, d *ledger.Deal) (*ledger.Deal, error)
 	// Submit appends an entry the remote signed for this node: a Receipt
-	// (remote = client), Credit or Penalty (remote = auditor).
+	// (remote = client), Credit or Penalty (remote = auditor), or End
+	// (remote = its signer, the deal's client or an auditor).
 	Submit(ctx context.Context, from dsn.PeerID, e ledger.Entry) error
 	// Checkpoint returns this node's latest signed checkpoint (note
 	// bytes).
@@ -159,6 +160,8 @@ func errCode(err error) Code {
 		return CodeBytesDecreased
 	case errors.Is(err, ledger.ErrSessionMismatch):
 		return CodeSessionMismatch
+	case errors.Is(err, ledger.ErrDealEnded):
+		return CodeDealEnded
 	case errors.Is(err, ledger.ErrClosed):
 		return CodeUnavailable
 	case errors.Is(err, ErrRefused):
@@ -312,7 +315,7 @@ func (s *Server) proposeDeal(ctx context.Context, from dsn.PeerID, b []byte) ([]
 }
 
 func (s *Server) submit(ctx context.Context, from dsn.PeerID, b []byte) error {
-	e, err := decodeKind(b, ledger.KindReceipt, ledger.KindCredit, ledger.KindPenalty)
+	e, err := decodeKind(b, ledger.KindReceipt, ledger.KindCredit, ledger.KindPenalty, ledger.KindEnd)
 	if err != nil {
 		return err
 	}

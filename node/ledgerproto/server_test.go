@@ -118,6 +118,7 @@ func TestCodes(t *testing.T) {
 		{ledger.ErrBytesDecreased, CodeBytesDecreased, []error{ErrRefused, ledger.ErrBytesDecreased}},
 		{ledger.ErrSessionMismatch, CodeSessionMismatch, []error{ErrRefused, ledger.ErrSessionMismatch}},
 		{ledger.ErrClosed, CodeUnavailable, []error{ErrUnavailable}},
+		{ledger.ErrDealEnded, CodeDealEnded, []error{ErrRefused, ledger.ErrDealEnded}},
 		{fmt.Errorf("%w: entry", ledger.ErrMalformed), CodeBadRequest, []error{ErrBadRequest}},
 		{context.DeadlineExceeded, CodeTimeout, []error{ErrRemoteTimeout}},
 		{errors.New("disk /secret/path failed"), CodeInternal, []error{ErrRemoteInternal}},
@@ -150,7 +151,7 @@ func TestCodes(t *testing.T) {
 
 // TestCodeString covers every code once, and an unknown one.
 func TestCodeString(t *testing.T) {
-	for c := CodeOK; c <= CodeUnavailable; c++ {
+	for c := CodeOK; c <= CodeDealEnded; c++ {
 		if strings.HasPrefix(c.String(), "Code(") {
 			t.Errorf("Code(%d) has no name", uint64(c))
 		}
@@ -158,11 +159,11 @@ func TestCodeString(t *testing.T) {
 			t.Errorf("codeErr(%v) = %v, want a sentinel", c, err)
 		}
 	}
-	if s := Code(19).String(); s != "Code(19)" {
-		t.Errorf("Code(19).String() = %q", s)
+	if s := Code(20).String(); s != "Code(20)" {
+		t.Errorf("Code(20).String() = %q", s)
 	}
-	if err := codeErr(19); !errors.Is(err, ErrUnknownCode) {
-		t.Errorf("codeErr(19) = %v, want ErrUnknownCode", err)
+	if err := codeErr(20); !errors.Is(err, ErrUnknownCode) {
+		t.Errorf("codeErr(20) = %v, want ErrUnknownCode", err)
 	}
 }
 

@@ -80,10 +80,11 @@ const (
 	CodeBytesDecreased  Code = 16 // a receipt's bytes went down: ledger.ErrBytesDecreased
 	CodeSessionMismatch Code = 17 // a receipt's session belongs to another shard: ledger.ErrSessionMismatch
 	CodeUnavailable     Code = 18 // the remote's log is closed: ErrUnavailable
+	CodeDealEnded       Code = 19 // the deal has ended: ledger.ErrDealEnded
 )
 
 var codeNames = [...]string{"OK", "BadRequest", "Refused", "BadSignature", "NoDeal", "Duplicate", "NotFound", "Busy", "Internal", "Timeout",
-	"Sequence", "DealOverlap", "SelfDealing", "NotParty", "NotAuditor", "Terms", "BytesDecreased", "SessionMismatch", "Unavailable"}
+	"Sequence", "DealOverlap", "SelfDealing", "NotParty", "NotAuditor", "Terms", "BytesDecreased", "SessionMismatch", "Unavailable", "DealEnded"}
 
 func (c Code) String() string {
 	if c < Code(len(codeNames)) {
@@ -178,6 +179,8 @@ func codeErr(c Code) error {
 		return refused(ledger.ErrSessionMismatch)
 	case CodeUnavailable:
 		return ErrUnavailable
+	case CodeDealEnded:
+		return refused(ledger.ErrDealEnded)
 	}
 	return fmt.Errorf("%w %d", ErrUnknownCode, uint64(c))
 }

@@ -31,6 +31,7 @@ func examples() []struct {
 	}{
 		{"propose deal (entry shortened)", entryRequest{typ: typeProposeDeal, entry: entry}},
 		{"submit (entry shortened)", entryRequest{typ: typeSubmit, entry: entry}},
+		{"submit end (entry shortened)", entryRequest{typ: typeSubmit, entry: []byte{ledger.Version, byte(ledger.KindEnd), 0xaa, 0xbb}}},
 		{"get checkpoint", checkpointRequest{}},
 		{"prove consistency 5..300", consistencyRequest{oldSize: 5, newSize: 300}},
 		{"prove inclusion of 200", inclusionRequest{index: 200}},
