@@ -340,7 +340,9 @@ func (c *Client) RenewDeals(ctx context.Context, now time.Time, opts RenewOption
 		var act func() (*int, error)
 		switch {
 		case i.State.Status == market.DealFailed:
-			act = func() (*int, error) { return &out.Failed, c.endDeal(ctx, p, d, min(max(t, d.Start), d.End), ledger.EndFailed) }
+			act = func() (*int, error) {
+				return &out.Failed, c.endDeal(ctx, p, d, min(max(t, d.Start), d.End), ledger.EndFailed)
+			}
 		case d.End <= t:
 			act = func() (*int, error) { return &out.Expired, c.endDeal(ctx, p, d, d.End, ledger.EndExpired) }
 		case d.End <= horizon && known && (opts.Keep == nil || opts.Keep(d)):
