@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -146,5 +147,174 @@ func TestTestnetChurnRepair(t *testing.T) {
 		if err != nil || !bytes.Equal(got, files[i]) {
 			t.Fatalf("file %d after losing 4 of its original holders: %d bytes, %v; want the stored bytes", i, len(got), err)
 		}
+	}
+}
+
+// TestTestnetRandomChurn kills and restarts providers at random under
+// continuous audits (2-second epochs): at most two are down at once, and a
+// provider is killed only while it holds shards. Every file must still come
+// back byte for byte at the end, repair must keep every file whole on live
+// providers after each kill, and the client's ledger must show a penalty
+// for every provider that vanished. The seed is logged; DSN_CHURN_SEED
+// replays a run.
+func TestTestnetRandomChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds dsn and runs thirteen processes")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("DSN_CHURN_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("DSN_CHURN_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (DSN_CHURN_SEED=%d replays this run)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+
+	const providers, rounds = 12, 10
+	const epoch = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	bin := buildDSN(t)
+	dir := filepath.Join(t.TempDir(), "tn")
+	t.Cleanup(func() { exec.Command(bin, "testnet", "down", "--dir", dir, "--timeout", "5s").Run() })
+	dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", strconv.Itoa(providers), "--dir", dir, "--capacity", "256MiB", "--epoch", epoch.String())
+	env := []string{"DSN_REPO=" + filepath.Join(dir, "client")}
+
+	files := make([][]byte, 3)
+	refs := make([]string, len(files))
+	manifests := make([]string, len(files))
+	for i := range files {
+		files[i] = make([]byte, 1<<20+7*i)
+		rand.NewChaCha8([32]byte{byte(60 + i)}).Read(files[i])
+		in := filepath.Join(t.TempDir(), "in")
+		if err := os.WriteFile(in, files[i], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(dsnCmd(t, ctx, bin, env, "store", in)), "\n")
+		refs[i] = lines[len(lines)-1]
+		manifests[i] = strings.TrimPrefix(strings.SplitN(refs[i], "#", 2)[0], "dsn:")
+	}
+
+	// Each provider's repo and ledger key, by peer ID.
+	nodeOf, keyOf := map[string]string{}, map[string]string{}
+	var peers []string
+	for i := 1; i <= providers; i++ {
+		rdir := filepath.Join(dir, "node-"+strconv.Itoa(i))
+		c, err := api.Dial(ctx, rdir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.LedgerBalance(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodeOf[st.PeerID], keyOf[st.PeerID] = rdir, b.Self
+		peers = append(peers, st.PeerID)
+	}
+	client, err := api.Dial(ctx, filepath.Join(dir, "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// holders returns the providers the client's records name for every
+	// shard, and whether every file is whole: each shard on a live
+	// provider whose latest audit passed.
+	down := map[string]bool{}
+	holders := func() (map[string]bool, bool) {
+		held, whole := map[string]bool{}, true
+		for _, m := range manifests {
+			fs, err := client.Files(ctx, m)
+			if err != nil || len(fs.Files) != 1 {
+				t.Fatalf("Files(%s) = %v, %v", m, fs, err)
+			}
+			for _, sh := range fs.Files[0].Shards {
+				held[sh.Provider] = true
+				whole = whole && !down[sh.Provider] && sh.Result == api.ResultPass
+			}
+		}
+		return held, whole
+	}
+	waitFor(t, ctx, "every shard to pass its first audit", func() bool { _, ok := holders(); return ok })
+
+	vanished := map[string]bool{}
+	for r := range rounds {
+		held, _ := holders()
+		var victims []string
+		for _, p := range peers {
+			if held[p] && !down[p] {
+				victims = append(victims, p)
+			}
+		}
+		var back []string
+		for _, p := range peers {
+			if down[p] {
+				back = append(back, p)
+			}
+		}
+		slices.Sort(back)
+		if len(back) < 2 && (len(back) == 0 || rng.IntN(3) > 0) {
+			p := victims[rng.IntN(len(victims))]
+			rdir := nodeOf[p]
+			if err := syscall.Kill(daemonPID(t, rdir), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, ctx, rdir+" to die", func() bool {
+				locked, err := daemon.Locked(rdir)
+				return err == nil && !locked
+			})
+			down[p], vanished[p] = true, true
+			t.Logf("round %d: killed %s (%s)", r, filepath.Base(rdir), p)
+			// Repair must make every file whole again on live providers
+			// before anything else happens.
+			waitFor(t, ctx, "repair after killing "+filepath.Base(rdir), func() bool { _, ok := holders(); return ok })
+		} else {
+			p := back[rng.IntN(len(back))]
+			rdir := nodeOf[p]
+			cmd := exec.Command(bin, "node", "run", "--repo", rdir, "--epoch", epoch.String())
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go cmd.Wait()
+			waitFor(t, ctx, filepath.Base(rdir)+" to come back", func() bool {
+				c, err := api.Dial(ctx, rdir)
+				if err != nil {
+					return false
+				}
+				s, err := c.Status(ctx)
+				return err == nil && s.RoutingTable > 0
+			})
+			delete(down, p)
+			t.Logf("round %d: restarted %s", r, filepath.Base(rdir))
+		}
+	}
+
+	for i, ref := range refs {
+		out := filepath.Join(t.TempDir(), "out")
+		dsnCmd(t, ctx, bin, env, "retrieve", ref, "-o", out)
+		got, err := os.ReadFile(out)
+		if err != nil || !bytes.Equal(got, files[i]) {
+			t.Fatalf("file %d after the churn: %d bytes, %v; want the stored bytes", i, len(got), err)
+		}
+	}
+	b, err := client.LedgerBalance(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	penalised := map[string]uint64{}
+	for _, a := range b.Accounts {
+		penalised[a.Party] = a.Penalties
+	}
+	for p := range vanished {
+		if penalised[keyOf[p]] == 0 {
+			t.Errorf("%s vanished holding shards, and the client's ledger shows no penalty for it", filepath.Base(nodeOf[p]))
+		}
+	}
+	if out := dsnCmd(t, ctx, bin, env, "ledger", "verify"); !strings.Contains(out, "ledger OK") {
+		t.Errorf("dsn ledger verify of the client: %s", out)
 	}
 }
