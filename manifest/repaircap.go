@@ -67,3 +67,7 @@ func ParseRepairCap(s string) (RepairCap, error) {
 	}
 	return out, nil
 }
+
+// IsRepairCap reports whether s is written as a repair capability (it may
+// still be malformed), as opposed to a reference.
+func IsRepairCap(s string) bool { return strings.HasPrefix(s, CapScheme) }

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/manifest"
 	"github.com/dsn-project/dsn/market"
 	"github.com/dsn-project/dsn/node"
 	"github.com/dsn-project/dsn/node/auditproto"
@@ -62,6 +65,9 @@ func (d *Daemon) auditLoop(ctx context.Context) {
 		}
 		if sum.Failed+sum.Missed > 0 {
 			d.RepairFiles(ctx)
+		}
+		if epoch%republishEpochs(period) == 0 {
+			d.RepublishVersions(ctx)
 		}
 	}
 }
@@ -267,7 +273,14 @@ func (d *Daemon) RepairFiles(ctx context.Context) (repaired int) {
 		}
 		m, done, err := d.client.RepairFile(ctx, f.Manifest, func(s, j int) bool { return !bad[[2]int{s, j}] }, 0)
 		if len(done) > 0 {
-			if aerr := d.files.Add(owned.File{Reference: f.Reference, Manifest: m, Stored: f.Stored}); aerr != nil {
+			nf := *f
+			nf.Manifest = m
+			if rec, perr := d.publishVersion(ctx, f, m); perr != nil {
+				d.log.Warn("repair: publish the new manifest version", "file", f.Reference.Manifest, "err", perr)
+			} else {
+				nf.Version = rec
+			}
+			if aerr := d.files.Add(nf); aerr != nil {
 				d.log.Error("repair: record new holders", "file", f.Reference.Manifest, "err", aerr)
 			}
 			for _, r := range done {
@@ -285,6 +298,69 @@ func (d *Daemon) RepairFiles(ctx context.Context) (repaired int) {
 		}
 	}
 	return repaired
+}
+
+// publishVersion publishes m, the repaired manifest of f, as the newest
+// version of f's manifest, and returns the version record to keep with f.
+func (d *Daemon) publishVersion(ctx context.Context, f *owned.File, m *manifest.Manifest) ([]byte, error) {
+	rc, ok := f.RepairCap()
+	if !ok {
+		return nil, errors.New("no repair capability kept for this public file: readers find the new holders through the DHT only")
+	}
+	rec, err := d.client.PublishVersion(ctx, rc, m)
+	if err != nil {
+		return nil, err
+	}
+	return rec.MarshalBinary()
+}
+
+// republishInterval is how often the owner puts its files' version records
+// into the DHT again: well within kad-dht's 36-hour record expiry.
+const republishInterval = 12 * time.Hour
+
+// republishEpochs is the number of epochs between republications.
+func republishEpochs(period time.Duration) uint64 {
+	return uint64(max(1, republishInterval/period))
+}
+
+// RepublishVersions puts the newest version record of every file of this
+// node's that has one (kept with the file, or found in the DHT) into the
+// DHT again, so that references keep following repairs after the DHT has
+// expired the record. A newer record than the one kept (a repairer's) is
+// adopted: the owner then audits and repairs the shards where they are.
+func (d *Daemon) RepublishVersions(ctx context.Context) (republished int) {
+	files, err := d.files.Files(nil)
+	if err != nil {
+		d.log.Warn("republish versions: list files", "err", err)
+		return 0
+	}
+	for _, f := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		rec, err := d.client.RepublishVersion(ctx, f.Reference.Manifest, f.Manifest.Updater, f.Version)
+		if err != nil {
+			d.log.Warn("republish version", "file", f.Reference.Manifest, "err", err)
+			continue
+		}
+		if rec == nil {
+			continue
+		}
+		republished++
+		if !bytes.Equal(rec, f.Version) {
+			// Someone else (a repairer holding the capability) published
+			// a newer version: follow it, so the owner audits and repairs
+			// the shards where they now are.
+			if m, err := d.client.FetchManifest(ctx, f.Reference); err == nil {
+				f.Manifest = m
+				f.Version = rec
+				if err := d.files.Add(*f); err != nil {
+					d.log.Warn("republish version: record", "file", f.Reference.Manifest, "err", err)
+				}
+			}
+		}
+	}
+	return republished
 }
 
 func marketOutcome(o owned.Outcome) market.AuditOutcome {

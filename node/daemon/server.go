@@ -538,50 +538,122 @@ func (a auditor) audit(ctx context.Context, ref manifest.Reference, scheme strin
 	return res, nil
 }
 
-// handleRepair audits a file this node stored now and rebuilds every
-// shard that did not pass, whatever the threshold: the owner asked.
+// handleRepair audits a file now and rebuilds every shard that did not
+// pass, whatever the threshold: the owner, or a repairer, asked. The
+// request names a file this node stored by its reference, or any file by
+// its repair capability (or a private file's reference, which yields one);
+// the repaired manifest is published as a new version, so the file's
+// reference follows it. With PrintCap it only answers the capability.
 func (d *Daemon) handleRepair(w http.ResponseWriter, r *http.Request) {
 	var req api.RepairRequest
 	if !decodeJSON(w, r, "repair", &req) {
 		return
 	}
-	ref, ok := parseReference(w, req.Reference)
-	if !ok {
-		return
+	var (
+		ref   manifest.Reference
+		rc    manifest.RepairCap
+		hasRC bool
+	)
+	if manifest.IsRepairCap(req.Reference) {
+		var err error
+		if rc, err = manifest.ParseRepairCap(req.Reference); err != nil {
+			writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
+			return
+		}
+		ref, hasRC = rc.Reference(), true
+	} else {
+		var ok bool
+		if ref, ok = parseReference(w, req.Reference); !ok {
+			return
+		}
+		rc, hasRC = ref.RepairCap()
 	}
 	f, err := d.files.Get(ref.Manifest)
-	if err != nil {
-		status, code := http.StatusInternalServerError, api.CodeInternal
-		if errors.Is(err, owned.ErrNotFound) {
-			status, code = http.StatusNotFound, api.CodeNotFound
+	switch {
+	case errors.Is(err, owned.ErrNotFound):
+		f = nil
+		if !hasRC {
+			writeError(w, http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("repair: %v: a public file is repaired by the node that stored it, or with its repair capability", err))
+			return
 		}
-		writeError(w, status, code, fmt.Sprintf("repair: %v (only the node that stored a file repairs it)", err))
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, api.CodeInternal, fmt.Sprintf("repair: %v", err))
+		return
+	case !hasRC:
+		rc, hasRC = f.RepairCap()
+	}
+	if req.PrintCap {
+		if !hasRC {
+			writeError(w, http.StatusNotFound, api.CodeNotFound, "repair: this node kept no repair capability for the public file")
+			return
+		}
+		writeJSON(w, http.StatusOK, api.RepairResult{Manifest: ref.Manifest.String(), Segments: []api.SegmentRepair{}, Cap: rc.String()})
 		return
 	}
 	d.answer(w, r, "repair", func(ctx context.Context, _ func(api.Progress)) (any, error) {
 		a := d.auditor()
-		scheme, _, err := a.resolve(ref, "")
-		if err != nil {
-			return nil, err
-		}
-		audit, err := a.audit(ctx, ref, scheme, f)
-		if err != nil {
-			return nil, err
-		}
+		var m *manifest.Manifest
 		bad := map[[2]int]bool{}
-		for _, s := range audit.Shards {
-			if s.Result != api.ResultPass {
-				bad[[2]int{s.Segment, s.Shard}] = true
+		if f != nil {
+			m = f.Manifest
+			scheme, _, err := a.resolve(ref, "")
+			if err != nil {
+				return nil, err
+			}
+			audit, err := a.audit(ctx, ref, scheme, f)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range audit.Shards {
+				if s.Result != api.ResultPass {
+					bad[[2]int{s.Segment, s.Shard}] = true
+				}
+			}
+		} else {
+			// A repairer holds no proof key and no audit history: it
+			// fetches the newest manifest and checks every shard with a
+			// Merkle challenge, which the shard ID alone verifies.
+			if m, err = d.client.FetchManifestCap(ctx, rc); err != nil {
+				return nil, err
+			}
+			epoch := EpochOf(time.Now(), a.period)
+			audits, err := d.client.AuditFile(ctx, m, node.SchemeMerkle, Beacon(epoch, a.period))
+			if err != nil {
+				return nil, err
+			}
+			for _, au := range audits {
+				if au.Outcome != auditproto.Pass {
+					bad[[2]int{au.Segment, au.Shard}] = true
+				}
 			}
 		}
 		res := api.RepairResult{Manifest: ref.Manifest.String(), Segments: []api.SegmentRepair{}}
 		if len(bad) == 0 {
 			return res, nil
 		}
-		m, done, err := d.client.RepairFile(ctx, f.Manifest, func(s, j int) bool { return !bad[[2]int{s, j}] }, f.Manifest.K+f.Manifest.M-1)
+		nm, done, err := d.client.RepairFile(ctx, m, func(s, j int) bool { return !bad[[2]int{s, j}] }, m.K+m.M-1)
 		if len(done) > 0 {
-			if aerr := d.files.Add(owned.File{Reference: f.Reference, Manifest: m, Stored: f.Stored}); aerr != nil {
-				return nil, aerr
+			var rec []byte
+			if hasRC {
+				v, perr := d.client.PublishVersion(ctx, rc, nm)
+				if perr != nil {
+					err = errors.Join(err, perr)
+				} else {
+					res.Version = v.Seq
+					rec, _ = v.MarshalBinary()
+				}
+			} else {
+				d.log.Warn("repair: no repair capability kept for this public file: the new holders are not published as a version", "file", ref.Manifest)
+			}
+			if f != nil {
+				nf := *f
+				nf.Manifest = nm
+				if rec != nil {
+					nf.Version = rec
+				}
+				if aerr := d.files.Add(nf); aerr != nil {
+					return nil, aerr
+				}
 			}
 		}
 		for _, r := range done {

@@ -53,8 +53,29 @@ const (
 // File is a file this node stored.
 type File struct {
 	Reference manifest.Reference
-	Manifest  *manifest.Manifest
-	Stored    time.Time
+	// Manifest is the file's newest manifest: the one Reference names,
+	// or the latest version published after a repair.
+	Manifest *manifest.Manifest
+	Stored   time.Time
+	// Cap is a public file's repair capability, which is random and
+	// exists nowhere else; nil for a private file, whose capability is
+	// derived from Reference (see RepairCap), or when none was kept.
+	Cap *manifest.RepairCap
+	// Version is the newest version record of the manifest this node
+	// published or republished; nil before the first repair.
+	Version []byte
+}
+
+// RepairCap returns the file's repair capability: derived from the
+// reference for a private file, the kept one for a public file.
+func (f *File) RepairCap() (manifest.RepairCap, bool) {
+	if rc, ok := f.Reference.RepairCap(); ok {
+		return rc, true
+	}
+	if f.Cap != nil {
+		return *f.Cap, true
+	}
+	return manifest.RepairCap{}, false
 }
 
 type fileRecord struct {
@@ -62,6 +83,8 @@ type fileRecord struct {
 	Reference string    `json:"reference"`
 	Manifest  []byte    `json:"manifest"` // canonical binary encoding
 	Stored    time.Time `json:"stored"`
+	Cap       string    `json:"cap,omitempty"`
+	Record    []byte    `json:"version_record,omitempty"`
 }
 
 // Outcome is the result of one challenge.
@@ -144,7 +167,11 @@ func (d *DB) Add(f File) error {
 	if err != nil {
 		return fmt.Errorf("record file %s: %w", f.Reference.Manifest, err)
 	}
-	b, err := json.Marshal(fileRecord{Version: recordVersion, Reference: f.Reference.String(), Manifest: mb, Stored: f.Stored.UTC()})
+	r := fileRecord{Version: recordVersion, Reference: f.Reference.String(), Manifest: mb, Stored: f.Stored.UTC(), Record: f.Version}
+	if f.Cap != nil {
+		r.Cap = f.Cap.String()
+	}
+	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("record file %s: %w", f.Reference.Manifest, err)
 	}
@@ -191,7 +218,21 @@ func decodeFile(b []byte) (*File, error) {
 	if err := m.UnmarshalBinary(r.Manifest); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	return &File{Reference: ref, Manifest: &m, Stored: r.Stored}, nil
+	f := &File{Reference: ref, Manifest: &m, Stored: r.Stored}
+	if r.Cap != "" {
+		rc, err := manifest.ParseRepairCap(r.Cap)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		f.Cap = &rc
+	}
+	if r.Record != nil {
+		if _, err := manifest.ParseVersionRecord(r.Record); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		f.Version = r.Record
+	}
+	return f, nil
 }
 
 // Files returns every file this node stored, in manifest CID byte order.

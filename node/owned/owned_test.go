@@ -30,6 +30,7 @@ func testFile(name string) File {
 		Root: testCID("root " + name), Cipher: seal.AES256GCM,
 	}
 	copy(m.FileID[:], name+" file id")
+	copy(m.Updater[:], name+" updater key")
 	m.SegmentSize = 2 * m.StoredChunkSize()
 	for i := range erasure.Segments(m.StoredSize(), m.SegmentSize) {
 		var s manifest.Segment
@@ -136,6 +137,58 @@ func healthString(hs []Health) string {
 
 // A damaged record is reported, names its key, and does not hide the
 // others.
+// A public file's kept capability and the newest version record survive
+// a round trip; a private file's capability comes from its reference.
+func TestCapAndVersion(t *testing.T) {
+	d := openT(t, t.TempDir())
+	defer d.Close()
+	priv := testFile("private")
+	rc, ok := priv.RepairCap()
+	if want, _ := priv.Reference.RepairCap(); !ok || rc != want {
+		t.Fatalf("RepairCap(private) = %v, %v, want the one derived from the reference", rc, ok)
+	}
+	pub := testFile("public")
+	pub.Reference.Key = nil
+	pub.Manifest.Cipher, pub.Manifest.FileID = seal.None, seal.FileID{}
+	pub.Manifest.SegmentSize = 2 * pub.Manifest.StoredChunkSize()
+	if _, ok := pub.RepairCap(); ok {
+		t.Fatal("RepairCap(public, none kept): ok")
+	}
+	mk := seal.ManifestKey{4, 5, 6}
+	pub.Cap = &manifest.RepairCap{Manifest: pub.Reference.Manifest, Key: mk}
+	v, err := manifest.SignVersion(pub.Reference.Manifest, testCID("next"), 3, mk.UpdaterKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Version, _ = v.MarshalBinary()
+	if err := d.Add(pub); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Get(pub.Reference.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, ok := got.RepairCap(); !ok || rc != *pub.Cap || string(got.Version) != string(pub.Version) {
+		t.Errorf("Get = cap %v (%v), version %x; want %v, %x", rc, ok, got.Version, *pub.Cap, pub.Version)
+	}
+	if err := d.db.Set(fileKey(pub.Reference.Manifest), []byte(strings.Replace(string(mustRecord(t, d, pub)), `"version_record":"`, `"version_record":"AA`, 1)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Get(pub.Reference.Manifest); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Get(damaged version record) = %v, want ErrCorrupt", err)
+	}
+}
+
+func mustRecord(t *testing.T, d *DB, f File) []byte {
+	t.Helper()
+	v, closer, err := d.db.Get(fileKey(f.Reference.Manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...)
+}
+
 func TestDamagedRecords(t *testing.T) {
 	d := openT(t, t.TempDir())
 	defer d.Close()

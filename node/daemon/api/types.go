@@ -99,10 +99,16 @@ type AuditRequest struct {
 	Scheme string `json:"scheme,omitempty"`
 }
 
-// RepairRequest is the body of POST /v1/repair: audit a file this node
-// stored now, and rebuild every shard that did not pass.
+// RepairRequest is the body of POST /v1/repair: audit a file now, rebuild
+// every shard that did not pass, and publish the repaired manifest as a new
+// version. Reference is a reference to a file this node stored, or a
+// repair capability (dsn-repair:...) of any file, or a private file's
+// reference, which yields one.
 type RepairRequest struct {
 	Reference string `json:"reference"`
+	// PrintCap asks only for the file's repair capability, which the
+	// answer's Cap carries; nothing is audited or repaired.
+	PrintCap bool `json:"print_cap,omitempty"`
 }
 
 // SegmentRepair is what a repair did to one segment.
@@ -120,6 +126,11 @@ type SegmentRepair struct {
 type RepairResult struct {
 	Manifest string          `json:"manifest"`
 	Segments []SegmentRepair `json:"segments"`
+	// Version is the sequence number of the manifest version published
+	// after the repair; 0 when nothing was published.
+	Version uint64 `json:"version,omitempty"`
+	// Cap is the file's repair capability, when PrintCap asked for it.
+	Cap string `json:"cap,omitempty"`
 }
 
 // Outcomes of a challenge, as ShardAudit.Result and FileShard.Result say.
