@@ -27,8 +27,9 @@ func newLedgerCmd() *cobra.Command {
 		Use:   "ledger",
 		Short: "Show, verify and prove the node's signed ledger",
 		Long: `ledger reads the node's ledger: the signed, append-only log of its deals,
-the receipts for bytes it served, and the credits and penalties of its audits
-(docs/ledger.md). It goes through the repo's daemon when one runs, and opens the
+the receipts for bytes it served, the credits and penalties of its audits, and
+the ends of deals (expired, failed with the provider's collateral forfeited,
+or cancelled) (docs/ledger.md). It goes through the repo's daemon when one runs, and opens the
 ledger itself otherwise.`,
 	}
 	cmd.PersistentFlags().StringVar(&repo, "repo", "", "repo directory (default $DSN_REPO, else ~/.dsn)")
@@ -72,7 +73,9 @@ func newLedgerBalanceCmd(repo *string) *cobra.Command {
 		Long: `balance folds the verified entries of the node's ledger into accounts, in
 nano-units: for providers, space earned (audited epochs × bytes × price),
 bytes served and bandwidth earned (receipts × price), penalties; for clients,
-what they owe for space and bandwidth and the compensation they received.`,
+what they owe for space and bandwidth and the compensation they received.
+Penalties and compensation include the collateral of failed deals, forfeited
+once, by the entry that ends the deal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var b *api.Balance

@@ -18,6 +18,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/node/daemon"
 	"github.com/dsn-project/dsn/node/daemon/api"
 )
@@ -238,4 +240,24 @@ func (quietPebble) Infof(string, ...any)  {}
 func (quietPebble) Errorf(string, ...any) {}
 func (quietPebble) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
+}
+
+// TestLedgerShowEnd: dsn ledger show renders an End on one line, with its
+// reason and forfeit and without its signature.
+func TestLedgerShowEnd(t *testing.T) {
+	e := &ledger.End{Shard: dsn.SumShard([]byte("s")), Client: ledger.PublicKey{1}, Provider: ledger.PublicKey{2},
+		Signer: ledger.PublicKey{1}, Start: 100, At: 400, Reason: ledger.EndFailed, Forfeit: 2500, SignerSig: ledger.Signature{9}}
+	fields, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := summarize(fields)
+	for _, want := range []string{"reason=failed", "forfeit=2500", "at=400", "start=100", "client=010000000000", "provider=020000000000"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summarize(end) = %q, want it to contain %q", got, want)
+		}
+	}
+	if strings.Contains(got, "_sig") {
+		t.Errorf("summarize(end) = %q shows the signature", got)
+	}
 }
