@@ -210,7 +210,7 @@ func New(ctx context.Context, key crypto.PrivKey, cfg Config) (*Host, error) {
 		// QUIC brings its own TLS 1.3. TLS first: its AES-GCM runs on the
 		// CPU's AES instructions, Noise's ChaCha20-Poly1305 does not, and
 		// every shard byte crosses it twice (docs/benchmarks.md).
-		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Security(libp2ptls.ID, newTLS),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, muxer()),
 		libp2p.ResourceManager(mgr),

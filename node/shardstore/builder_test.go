@@ -5,10 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
+	"testing/iotest"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/zeebo/blake3"
+
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/node/shardstore/storetest"
 )
 
 // lengthBuilder keeps the number of bytes it saw as its sidecar.
@@ -51,4 +56,96 @@ func TestSidecarBuilders(t *testing.T) {
 	if built != before {
 		t.Errorf("builders made for a shard already held")
 	}
+}
+
+// hashingBuilder hashes what it is fed, as a Merkle outboard builder does
+// on its way to the root, and counts the calls to Root.
+type hashingBuilder struct {
+	h     *blake3.Hasher
+	roots *int
+}
+
+func newHashingBuilder(roots *int) *hashingBuilder {
+	return &hashingBuilder{h: blake3.New(), roots: roots}
+}
+
+func (b *hashingBuilder) Write(p []byte) (int, error) { return b.h.Write(p) }
+func (b *hashingBuilder) Sidecar(dsn.ShardID) (string, []byte, error) {
+	return "hash", b.h.Sum(nil), nil
+}
+func (b *hashingBuilder) Root() dsn.ShardID {
+	*b.roots++
+	var id dsn.ShardID
+	b.h.Sum(id[:0])
+	return id
+}
+
+func TestConformanceHashingBuilder(t *testing.T) {
+	roots := 0
+	storetest.Run(t, func(t *testing.T) dsn.ShardStore {
+		s, err := Open("/store", Options{FS: vfs.NewMem(), Capacity: storetest.Capacity, Logger: quietLogger(), Sidecars: func(dsn.ShardID, int64) []SidecarBuilder {
+			return []SidecarBuilder{&lengthBuilder{}, newHashingBuilder(&roots)}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	if roots == 0 {
+		t.Errorf("the store never asked the hashing builder for its root")
+	}
+}
+
+// With a HashingBuilder, the store's check is the same as without one:
+// exactly size bytes that hash to the ID, or the same errors.
+func TestHashingBuilderChecks(t *testing.T) {
+	ctx := context.Background()
+	roots := 0
+	s, err := Open("/store", Options{FS: vfs.NewMem(), Logger: quietLogger(), Sidecars: func(dsn.ShardID, int64) []SidecarBuilder {
+		return []SidecarBuilder{newHashingBuilder(&roots)}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	good := randShard(4, 2<<20+3)
+	goodID := dsn.SumShard(good)
+	for _, tc := range []struct {
+		name string
+		id   dsn.ShardID
+		size int64
+		r    io.Reader
+		want error
+	}{
+		{"wrong bytes", dsn.SumShard(randShard(5, 1000)), 1000, bytes.NewReader(randShard(6, 1000)), dsn.ErrCorruptShard},
+		{"one byte changed", goodID, int64(len(good)), bytes.NewReader(flipLast(good)), dsn.ErrCorruptShard},
+		{"short", goodID, int64(len(good)), bytes.NewReader(good[:len(good)-1]), dsn.ErrShardSize},
+		{"short by a whole buffer", goodID, int64(len(good)), bytes.NewReader(good[:1<<20]), dsn.ErrShardSize},
+		{"read error", goodID, int64(len(good)), io.MultiReader(bytes.NewReader(good[:100]), iotest.ErrReader(errBroken)), errBroken},
+		{"longer source", goodID, int64(len(good)), bytes.NewReader(append(append([]byte(nil), good...), 1, 2, 3)), nil},
+		{"empty", dsn.SumShard(nil), 0, bytes.NewReader(nil), nil},
+		{"one byte", dsn.SumShard([]byte{9}), 1, iotest.OneByteReader(bytes.NewReader([]byte{9})), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.ReceiveShard(ctx, tc.id, tc.size, tc.r)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("ReceiveShard(%s) = %v, want %v", tc.name, err, tc.want)
+			}
+			_, serr := s.StatShard(ctx, tc.id)
+			if held := serr == nil; held != (tc.want == nil) {
+				t.Fatalf("after ReceiveShard(%s): StatShard = %v, want held = %v", tc.name, serr, tc.want == nil)
+			}
+		})
+	}
+	if roots == 0 {
+		t.Errorf("the store never asked the hashing builder for its root")
+	}
+}
+
+var errBroken = errors.New("source broken")
+
+func flipLast(b []byte) []byte {
+	c := append([]byte(nil), b...)
+	c[len(c)-1] ^= 1
+	return c
 }

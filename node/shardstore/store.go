@@ -53,6 +53,20 @@ type SidecarBuilder interface {
 	Sidecar(id dsn.ShardID) (name string, value []byte, err error)
 }
 
+// HashingBuilder is a SidecarBuilder that also computes, from the bytes it
+// is fed, the BLAKE3-256 hash a ShardID is (a Merkle outboard does so on
+// its way to its root). When one of a receive's builders is a
+// HashingBuilder, the store checks the shard against its ID with that hash
+// instead of hashing the same bytes a second time: on a provider the hash
+// check and the outboard were two passes over every byte received. The
+// check itself, its errors and when it happens are the same as with
+// dsn.VerifyReader.
+type HashingBuilder interface {
+	SidecarBuilder
+	// Root returns the BLAKE3-256 hash of the bytes written so far.
+	Root() dsn.ShardID
+}
+
 // Directory layout under the store's root.
 const (
 	shardsDirName = "shards" // shards/<2 hex>/<64 hex>
@@ -346,7 +360,7 @@ func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.
 	// Two buffers: while the writer goroutine writes one, this goroutine
 	// reads and hashes into the other, so hashing overlaps the disk.
 	w := newChunkWriter(s, f)
-	vr := dsn.VerifyReader(id, size, r)
+	vr := verifier(id, size, r, builders)
 	var rerr error
 	for {
 		if err := ctx.Err(); err != nil {
@@ -396,6 +410,66 @@ func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.
 		return "", fmt.Errorf("close temp file: %w", cerr)
 	}
 	return name, nil
+}
+
+// verifier returns the reader a receive takes the shard through: it yields
+// io.EOF only once exactly size bytes were read and they hash to id. That
+// is dsn.VerifyReader, unless a builder already hashes every byte (see
+// HashingBuilder); then the builder's hash is compared instead.
+func verifier(id dsn.ShardID, size int64, r io.Reader, builders []SidecarBuilder) io.Reader {
+	for _, b := range builders {
+		if h, ok := b.(HashingBuilder); ok {
+			return &builderVerifier{id: id, size: size, left: size, r: r, h: h}
+		}
+	}
+	return dsn.VerifyReader(id, size, r)
+}
+
+// builderVerifier is dsn.VerifyReader with the hash taken from a
+// HashingBuilder. The receive loop feeds every byte it returns to the
+// builders before the next Read, so at the end the builder has seen them
+// all.
+type builderVerifier struct {
+	id   dsn.ShardID
+	size int64
+	left int64
+	r    io.Reader
+	h    HashingBuilder
+	err  error
+}
+
+func (v *builderVerifier) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	if v.left == 0 {
+		v.err = v.finish()
+		return 0, v.err
+	}
+	if int64(len(p)) > v.left {
+		p = p[:v.left]
+	}
+	n, err := v.r.Read(p)
+	v.left -= int64(n)
+	switch {
+	case err == io.EOF && v.left > 0:
+		v.err = fmt.Errorf("shard %s: got %d of %d bytes: %w", v.id.Short(), v.size-v.left, v.size, dsn.ErrShardSize)
+		return n, v.err
+	case err == io.EOF:
+		// The last bytes are not yet with the builder: report the end on
+		// the next call, after the loop has fed them.
+		return n, nil
+	case err != nil:
+		v.err = err
+	}
+	return n, err
+}
+
+func (v *builderVerifier) finish() error {
+	if got := v.h.Root(); got != v.id {
+		return fmt.Errorf("shard %s: bytes hash to %s: %w", v.id.Short(), got.Short(), dsn.ErrCorruptShard)
+	}
+	return io.EOF
 }
 
 // chunkWriter writes the chunks of one receive to its temp file on its own
