@@ -39,9 +39,11 @@ func RepairThreshold(k, m int) int { return min(k+1, k+m) }
 // rebuilt shard against its ID in the manifest, and places it on a new
 // provider by the placement rule, apart from the segment's remaining
 // holders, with tags and a deal as in a store. Rebuilt shards have the
-// IDs they had, so the file's reference keeps working: holders announce
-// them, and retrieval finds holders through the DHT when the manifest's
-// hint is gone. It returns m with the new holders, and what it did; a
+// IDs they had, so holders announce them and retrieval can find them
+// through the DHT; publishing the returned manifest as a new version
+// (PublishVersion, or RepairAndPublish for both steps) also moves the
+// file's reference to the new hints. It needs no file key: shards are
+// sealed bytes. It returns m with the new holders, and what it did; a
 // segment that could not be repaired is reported in the error, and the
 // others are still repaired.
 func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy func(segment, shard int) bool, threshold int) (*manifest.Manifest, []SegmentRepair, error) {

@@ -53,12 +53,17 @@ func TestRepairSurvivesFurtherLoss(t *testing.T) {
 	for _, a := range audits {
 		pass[[2]int{a.Segment, a.Shard}] = a.Outcome == auditproto.Pass
 	}
-	repaired, done, err := l.Client.RepairFile(ctx, m, func(s, j int) bool { return pass[[2]int{s, j}] }, 0)
+	repaired, done, rec, err := l.Client.RepairAndPublish(ctx, res.RepairCap, m, func(s, j int) bool { return pass[[2]int{s, j}] }, 0)
 	if err != nil {
-		t.Fatalf("RepairFile: %v", err)
+		t.Fatalf("RepairAndPublish: %v", err)
 	}
-	if len(done) == 0 {
-		t.Fatal("no segment repaired after two holders vanished")
+	if len(done) == 0 || rec == nil {
+		t.Fatalf("RepairAndPublish after two holders vanished: %d segments repaired, version %v", len(done), rec)
+	}
+	// The version went through the DHT: the reference opens the repaired
+	// manifest.
+	if got, err := l.Client.FetchManifest(ctx, res.Reference); err != nil || !reflect.DeepEqual(got, repaired) {
+		t.Fatalf("FetchManifest(reference) after the version = %v, not the repaired manifest", err)
 	}
 	gone := map[dsn.PeerID]bool{first[0]: true, first[1]: true}
 	for _, seg := range repaired.Segments {
