@@ -12,7 +12,16 @@
 // file key (Seal, Public, Open), and stored on providers like a shard: the
 // envelope's BLAKE3 hash is both its ShardID (BlobID) and the digest inside
 // its CID. The Reference dsn:<CID>#<key> names the envelope and carries the
-// key. docs/formats.md describes every byte.
+// file key; the envelope is sealed with the ManifestKey derived from it.
+//
+// A file's manifest can be replaced after a repair without changing its
+// reference. The RepairCap dsn-repair:<CID>#<ManifestKey> opens the manifest
+// and derives the Ed25519 key the manifest names as its Updater, but not the
+// file key. A VersionRecord, signed by the updater, says which manifest
+// envelope is now the file's; VersionKey is where it is kept in the DHT,
+// VersionValidator is what DHT servers check it with, and SameContent is
+// what a reader checks before following it: a version may move shards, never
+// change them. docs/formats.md describes every byte.
 //
 // The package is pure: it fetches nothing, and it does not seal chunks
 // (package seal), cut segments or compute shard sizes (package erasure), or

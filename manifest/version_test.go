@@ -282,3 +282,22 @@ func FuzzParseRepairCap(f *testing.F) {
 		}
 	})
 }
+
+func ExampleReference_RepairCap() {
+	var key seal.Key
+	for i := range key {
+		key[i] = byte(i)
+	}
+	ref := Reference{Manifest: CID([]byte("an envelope")), Key: &key}
+	rc, _ := ref.RepairCap()
+	fmt.Println(rc)
+	parsed, err := ParseRepairCap(rc.String())
+	fmt.Println(parsed == rc, err)
+	// The capability signs versions with the key a manifest names as
+	// Updater, but carries nothing that opens a chunk.
+	fmt.Println(rc.Key == seal.ManifestKey(key))
+	// Output:
+	// dsn-repair:bafkr4ifkqbyxawxhujekaguzhhj2qhtjne55iqe2bggm5pha5osnlr5u64#-mrryf33fJvxM5QfHrmMknffqGssvhu5IB58aH41M78
+	// true <nil>
+	// false
+}
