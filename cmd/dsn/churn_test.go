@@ -179,7 +179,10 @@ func TestTestnetRandomChurn(t *testing.T) {
 	bin := buildDSN(t)
 	dir := filepath.Join(t.TempDir(), "tn")
 	t.Cleanup(func() { exec.Command(bin, "testnet", "down", "--dir", dir, "--timeout", "5s").Run() })
-	dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", strconv.Itoa(providers), "--dir", dir, "--capacity", "256MiB", "--epoch", epoch.String())
+	// Deals of 20 seconds: each is renewed, or ended, several times over
+	// the run.
+	dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", strconv.Itoa(providers), "--dir", dir, "--capacity", "256MiB",
+		"--epoch", epoch.String(), "--deal-duration", "20s")
 	env := []string{"DSN_REPO=" + filepath.Join(dir, "client")}
 
 	files := make([][]byte, 3)
@@ -301,6 +304,36 @@ func TestTestnetRandomChurn(t *testing.T) {
 			t.Fatalf("file %d after the churn: %d bytes, %v; want the stored bytes", i, len(got), err)
 		}
 	}
+	// Deals were renewed as they ran out, and every shard held now is
+	// under a deal that has not ended.
+	var deals api.Deals
+	if err := jsonUnmarshal(dsnCmd(t, ctx, bin, env, "deals", "--json"), &deals); err != nil {
+		t.Fatal(err)
+	}
+	statuses := map[string]int{}
+	live := map[string]bool{}
+	for _, d := range deals.Deals {
+		statuses[d.Status]++
+		if d.Status == "active" || d.Status == "accepted" || d.Status == "pending" {
+			live[d.Shard+" "+d.Provider] = true
+		}
+	}
+	t.Logf("deals by status: %v", statuses)
+	if statuses["renewed"] == 0 {
+		t.Errorf("no deal was renewed over the run: %v", statuses)
+	}
+	for _, m := range manifests {
+		fs, err := client.Files(ctx, m)
+		if err != nil || len(fs.Files) != 1 {
+			t.Fatalf("Files(%s) = %v, %v", m, fs, err)
+		}
+		for _, sh := range fs.Files[0].Shards {
+			if !live[sh.ID+" "+sh.Provider] {
+				t.Errorf("shard %s on %s is under no live deal", sh.ID, sh.Provider)
+			}
+		}
+	}
+
 	b, err := client.LedgerBalance(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -75,7 +75,8 @@ nano-units: for providers, space earned (audited epochs × bytes × price),
 bytes served and bandwidth earned (receipts × price), penalties; for clients,
 what they owe for space and bandwidth and the compensation they received.
 Penalties and compensation include the collateral of failed deals, forfeited
-once, by the entry that ends the deal.`,
+once, by the entry that ends the deal; the FORFEITED column shows that part
+(lost as a provider, received as a client).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var b *api.Balance
@@ -95,14 +96,14 @@ once, by the entry that ends the deal.`,
 			}
 			fmt.Fprintf(out, "ledger of %s, %d entries; amounts in nano-units\n", b.Self[:16], b.Entries)
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "PARTY\tSPACE EARNED\tSERVED\tBANDWIDTH EARNED\tPENALTIES\tSPACE OWED\tBANDWIDTH OWED\tCOMPENSATION\t")
+			fmt.Fprintln(tw, "PARTY\tSPACE EARNED\tSERVED\tBANDWIDTH EARNED\tPENALTIES\tFORFEITED\tSPACE OWED\tBANDWIDTH OWED\tCOMPENSATION\t")
 			for _, a := range b.Accounts {
 				who := a.Party[:16]
 				if a.Party == b.Self {
 					who += " (this node)"
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t\n", who, a.SpaceEarned, formatBytes(int64(a.BytesServed)),
-					a.BandwidthEarned, a.Penalties, a.SpaceOwed, a.BandwidthOwed, a.Compensation)
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", who, a.SpaceEarned, formatBytes(int64(a.BytesServed)),
+					a.BandwidthEarned, a.Penalties, a.Forfeits+a.ForfeitsReceived, a.SpaceOwed, a.BandwidthOwed, a.Compensation)
 			}
 			return tw.Flush()
 		},

@@ -28,6 +28,7 @@ func newTestnetUpCmd() *cobra.Command {
 		timeout   time.Duration
 		logLevel  string
 		epoch     time.Duration
+		deals     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -58,6 +59,8 @@ its repo.`,
 				Log:       cmd.ErrOrStderr(),
 				LogLevel:  logLevel,
 				Epoch:     epoch,
+
+				DealDuration: deals,
 			})
 			if err != nil {
 				return err
@@ -78,6 +81,7 @@ its repo.`,
 	fl.DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the network to form")
 	fl.StringVar(&logLevel, "log-level", "info", "the daemons' log level: debug, info, warn or error")
 	fl.DurationVar(&epoch, "epoch", 0, "how often the client audits the providers (default: the repos' own, 1h unless set)")
+	fl.DurationVar(&deals, "deal-duration", 0, "how long the deals of new repos last (default 30 days; with --epoch, at least two epochs)")
 	cmd.MarkFlagRequired("dir")
 	return cmd
 }

@@ -71,7 +71,7 @@ type Config struct {
 // Bounds on deal durations: long enough for a few epochs, short enough
 // that terms get renewed.
 const (
-	MinDealDuration = time.Minute
+	MinDealDuration = 10 * time.Second
 	MaxDealDuration = 10 * 365 * 24 * time.Hour
 )
 
@@ -86,6 +86,9 @@ func (c *Config) Terms() book.Terms {
 	}
 	if c.DealDuration != 0 {
 		t.DealDuration = time.Duration(c.DealDuration)
+	}
+	if c.CollateralPerGiB != 0 {
+		t.CollateralPerGiB = c.CollateralPerGiB
 	}
 	return t
 }

@@ -83,6 +83,10 @@ type Options struct {
 	// Without them (tests) the node keeps no ledger.
 	LedgerKey ed25519.PrivateKey
 	KeyOf     func(dsn.PeerID) (ledger.PublicKey, error)
+	// PeerOf, if set, is KeyOf's inverse, so that the node can reach the
+	// other party of any deal in its ledger, not only those met since it
+	// started.
+	PeerOf func(ledger.PublicKey) (dsn.PeerID, error)
 }
 
 // Daemon is a running node: a shard store served to the network when the
@@ -219,6 +223,9 @@ func Start(ctx context.Context, r *Repo, host Host, opts Options) (*Daemon, erro
 	d.bg.Go(func() { d.gossipAsks(bctx) })
 	if d.asks != nil {
 		d.bg.Go(func() { d.every(bctx, saveReputationsEvery, d.saveReputations) })
+	}
+	if d.book != nil {
+		d.bg.Go(func() { d.every(bctx, cfg.EpochOrDefault(), d.renewDeals) })
 	}
 	if d.store != nil {
 		d.bg.Go(func() { d.every(bctx, reannounceEvery, d.reannounce) })

@@ -34,7 +34,7 @@ const checkpointEvery = 10 * time.Minute
 // openLedger opens the node's ledger and witness and serves the ledger
 // protocol.
 func (d *Daemon) openLedger() error {
-	opts := book.Options{KeyOf: d.opts.KeyOf, Logger: d.log.With("component", "ledger"), Terms: d.repo.Config.Terms()}
+	opts := book.Options{KeyOf: d.opts.KeyOf, PeerOf: d.opts.PeerOf, Logger: d.log.With("component", "ledger"), Terms: d.repo.Config.Terms()}
 	if d.store != nil {
 		st := d.store
 		opts.Holds = func(ctx context.Context, id dsn.ShardID) (int64, error) { return st.StatShard(ctx, id) }
@@ -143,4 +143,50 @@ func (d *Daemon) ledgerStatus() (size int64, witnessed int, distrusted []string)
 		distrusted = append(distrusted, fmt.Sprintf("%s (%s)", e.Node, e.Reason))
 	}
 	return d.book.Log().Size(), d.witness.Known(), distrusted
+}
+
+// renewDeals looks after this node's deals as a client (node.RenewDeals):
+// those ending soon that still hold a shard of one of its files are
+// renewed, those past their end are ended as expired. The horizon is a
+// quarter of the deal duration, at most node.DefaultRenewHorizon, so that
+// short test deals are not renewed the moment they are made.
+func (d *Daemon) renewDeals(ctx context.Context) {
+	if d.book == nil || d.opts.KeyOf == nil {
+		return
+	}
+	files, err := d.files.Files(func(k []byte, err error) {
+		d.log.Error("owner record unreadable; its deals are not renewed", "key", fmt.Sprintf("%x", k), "err", err)
+	})
+	if err != nil {
+		d.log.Warn("renew deals", "err", err)
+		return
+	}
+	type held struct {
+		shard    dsn.ShardID
+		provider ledger.PublicKey
+	}
+	wanted := map[held]bool{}
+	for _, f := range files {
+		for _, seg := range f.Manifest.Segments {
+			for _, sh := range seg.Shards {
+				if k, err := d.opts.KeyOf(sh.Provider); err == nil {
+					wanted[held{sh.ID, k}] = true
+				}
+			}
+		}
+	}
+	horizon := min(node.DefaultRenewHorizon, d.repo.Config.Terms().DealDuration/4)
+	r, err := d.client.RenewDeals(ctx, time.Now(), node.RenewOptions{
+		Horizon: horizon,
+		Keep:    func(dl *ledger.Deal) bool { return wanted[held{dl.Shard, dl.Provider}] },
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("renew deals", "err", err)
+		}
+		return
+	}
+	if r != (node.Renewals{}) {
+		d.log.Info("deals looked after", "renewed", r.Renewed, "refused", r.Refused, "expired", r.Expired, "failed", r.Failed)
+	}
 }

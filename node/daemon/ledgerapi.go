@@ -33,7 +33,8 @@ func Balance(l *ledger.Log) (*api.Balance, error) {
 	for _, a := range accts {
 		b.Accounts = append(b.Accounts, api.Account{
 			Party: a.Party.String(), SpaceEarned: a.SpaceEarned, BytesServed: a.BytesServed, BandwidthEarned: a.BandwidthEarned,
-			Penalties: a.Penalties, SpaceOwed: a.SpaceOwed, BandwidthOwed: a.BandwidthOwed, Compensation: a.Compensation,
+			Penalties: a.Penalties, Forfeits: a.Forfeits, ForfeitsReceived: a.ForfeitsReceived,
+			SpaceOwed: a.SpaceOwed, BandwidthOwed: a.BandwidthOwed, Compensation: a.Compensation,
 		})
 	}
 	return b, nil
@@ -190,22 +191,27 @@ func (d *Daemon) handleDeals(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	out := api.Deals{Deals: []api.Deal{}}
-	for _, dl := range d.book.Deals() {
+	for _, i := range d.book.DealInfos() {
 		if len(out.Deals) == maxDealsListed {
 			break
 		}
+		dl := i.Deal
 		start, end := time.Unix(int64(dl.Start), 0), time.Unix(int64(dl.End), 0)
-		status := "active"
+		status := i.State.Status.String()
+		var forfeit uint64
 		switch {
+		case i.End != nil:
+			status, forfeit = i.End.Reason.String(), i.End.Forfeit
 		case now.Before(start):
 			status = "pending"
-		case !now.Before(end):
-			status = "expired"
+		case !now.Before(end) && i.Live():
+			status = "expired" // past its end; the ledger is told at the next renewal pass
 		}
 		out.Deals = append(out.Deals, api.Deal{
 			Shard: dl.Shard.String(), Size: dl.Size, Client: d.partyString(dl.Client), Provider: d.partyString(dl.Provider),
-			PricePerGiBMonth: dl.PricePerGiBMonth, PricePerGiB: dl.PricePerGiB,
+			PricePerGiBMonth: dl.PricePerGiBMonth, PricePerGiB: dl.PricePerGiB, Collateral: dl.Collateral,
 			Start: start.UTC().Format(time.RFC3339), End: end.UTC().Format(time.RFC3339), Status: status,
+			Failures: i.State.Failures, Forfeit: forfeit,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -190,6 +190,13 @@ func (a *asks) Prices(p dsn.PeerID) (uint64, uint64, bool) {
 	return ask.PricePerGiBMonth, ask.PricePerGiB, true
 }
 
+// CollateralPerGiB implements node.CollateralAsks: deals stake the
+// collateral rate of the provider's standing ask.
+func (a *asks) CollateralPerGiB(p dsn.PeerID) (uint64, bool) {
+	ask, ok := a.get(p)
+	return ask.CollateralPerGiB, ok
+}
+
 // List returns every ask in the book.
 func (a *asks) List() []market.Ask {
 	a.mu.Lock()
@@ -211,7 +218,7 @@ func (d *Daemon) ownAsk(ctx context.Context) (*market.Ask, error) {
 		Seq:              uint64(now.UnixNano()),
 		PricePerGiBMonth: t.PricePerGiBMonth,
 		PricePerGiB:      t.PricePerGiB,
-		CollateralPerGiB: d.repo.Config.CollateralPerGiB,
+		CollateralPerGiB: t.CollateralPerGiB,
 		FreeCapacity:     uint64(max(u.Capacity-u.Used, 0)),
 		MinShardSize:     1,
 		MaxShardSize:     dsn.MaxShardSize,

@@ -83,7 +83,7 @@ func Run(ctx context.Context, dir string, ov Overrides, opts RunOptions) (err er
 	if err != nil {
 		return err
 	}
-	d, err := Start(ctx, r, h, Options{Logger: log, PeerString: p2p.PeerIDString, ProofKey: pk, LedgerKey: lk, KeyOf: keyOf})
+	d, err := Start(ctx, r, h, Options{Logger: log, PeerString: p2p.PeerIDString, ProofKey: pk, LedgerKey: lk, KeyOf: keyOf, PeerOf: peerOf})
 	if err != nil {
 		return err
 	}
@@ -129,6 +129,9 @@ func keyOf(p dsn.PeerID) (ledger.PublicKey, error) {
 	}
 	return ledger.PublicKey(pk), nil
 }
+
+// peerOf is keyOf's inverse: the peer whose ID embeds ledger key k.
+func peerOf(k ledger.PublicKey) (dsn.PeerID, error) { return p2p.PeerIDOf(k[:]) }
 
 func newHost(ctx context.Context, r *Repo, key crypto.PrivKey, server bool, log *slog.Logger) (*p2p.Host, error) {
 	h, err := p2p.New(ctx, key, p2p.Config{
@@ -201,7 +204,7 @@ func OpenSession(ctx context.Context, dir string, ov Overrides, log *slog.Logger
 		r.Close()
 		return nil, err
 	}
-	b, err := book.Open(r.Path(LedgerDir), lk, book.Options{KeyOf: keyOf, Logger: log.With("component", "ledger"), Terms: r.Config.Terms()})
+	b, err := book.Open(r.Path(LedgerDir), lk, book.Options{KeyOf: keyOf, PeerOf: peerOf, Logger: log.With("component", "ledger"), Terms: r.Config.Terms()})
 	if err != nil {
 		h.Close()
 		files.Close()

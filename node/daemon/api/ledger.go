@@ -20,7 +20,12 @@ type Account struct {
 	SpaceEarned     uint64 `json:"space_earned"`
 	BytesServed     uint64 `json:"bytes_served"`
 	BandwidthEarned uint64 `json:"bandwidth_earned"`
-	Penalties       uint64 `json:"penalties"`
+	// Penalties include Forfeits.
+	Penalties uint64 `json:"penalties"`
+	// Forfeits is collateral the party lost as a provider when a deal
+	// failed; ForfeitsReceived, collateral it received as a client.
+	Forfeits         uint64 `json:"forfeits"`
+	ForfeitsReceived uint64 `json:"forfeits_received"`
 	SpaceOwed       uint64 `json:"space_owed"`
 	BandwidthOwed   uint64 `json:"bandwidth_owed"`
 	Compensation    uint64 `json:"compensation"`
@@ -85,9 +90,18 @@ type Deal struct {
 	PricePerGiB      uint64 `json:"price_per_gib"`
 	Start            string `json:"start"`
 	End              string `json:"end"`
-	// Status is "active" between start and end, "expired" after, and
-	// "pending" before.
+	// Collateral is what the provider stakes for the shard, in
+	// nano-units.
+	Collateral uint64 `json:"collateral"`
+	// Status is the deal's state from its ledger entries: "accepted"
+	// (countersigned, not proven yet), "active" (an audit passed),
+	// "failed", "expired", "cancelled" or "renewed"; "pending" for a
+	// renewal that has not started.
 	Status string `json:"status"`
+	// Failures counts the audits failed or missed in a row.
+	Failures int `json:"failures,omitempty"`
+	// Forfeit is the collateral paid to the client when the deal failed.
+	Forfeit uint64 `json:"forfeit,omitempty"`
 }
 
 // Deals is the answer to GET /v1/deals.

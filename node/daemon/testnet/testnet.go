@@ -52,6 +52,10 @@ type Options struct {
 	LogLevel string
 	// Epoch is passed to each daemon's --epoch (0: the repos' own).
 	Epoch time.Duration
+	// DealDuration, if set, is written to the config of each new repo
+	// (with Epoch, which the config checks it against): short deals show
+	// renewal and expiry within a test.
+	DealDuration time.Duration
 }
 
 // Node is one running node of a testnet.
@@ -98,7 +102,7 @@ func Up(ctx context.Context, o Options) ([]Node, error) {
 			return nil, fmt.Errorf("testnet: %s in %s: %w (run dsn testnet down --dir %s first)", n, dir, ErrRunning, o.Dir)
 		}
 	}
-	if err := initRepos(dir, names, o.Capacity, o.Log); err != nil {
+	if err := initRepos(dir, names, o, o.Log); err != nil {
 		return nil, err
 	}
 
@@ -129,7 +133,7 @@ func Up(ctx context.Context, o Options) ([]Node, error) {
 
 // initRepos creates the repos that do not exist yet, each listening on
 // free loopback ports, bootstrapped to node-1 and to the node before it.
-func initRepos(dir string, names []string, capacity int64, log io.Writer) error {
+func initRepos(dir string, names []string, o Options, log io.Writer) error {
 	type fresh struct {
 		name, id string
 		cfg      daemon.Config
@@ -153,7 +157,11 @@ func initRepos(dir string, names []string, capacity int64, log io.Writer) error 
 		// libp2p waits for both before giving up on the peer.
 		cfg.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", tcp)}
 		cfg.API = "127.0.0.1:0"
-		cfg.Capacity = capacity
+		cfg.Capacity = o.Capacity
+		if o.DealDuration != 0 {
+			cfg.DealDuration = daemon.Duration(o.DealDuration)
+			cfg.Epoch = daemon.Duration(o.Epoch)
+		}
 		if n == ClientName {
 			cfg.Capacity = 0
 		}
