@@ -26,9 +26,9 @@ type Account struct {
 	// failed; ForfeitsReceived, collateral it received as a client.
 	Forfeits         uint64 `json:"forfeits"`
 	ForfeitsReceived uint64 `json:"forfeits_received"`
-	SpaceOwed       uint64 `json:"space_owed"`
-	BandwidthOwed   uint64 `json:"bandwidth_owed"`
-	Compensation    uint64 `json:"compensation"`
+	SpaceOwed        uint64 `json:"space_owed"`
+	BandwidthOwed    uint64 `json:"bandwidth_owed"`
+	Compensation     uint64 `json:"compensation"`
 }
 
 // Balance is the answer to GET /v1/ledger/balance.
