@@ -208,3 +208,20 @@ func TestAttackTamperedEnd(t *testing.T) {
 		})
 	}
 }
+
+// An epoch that straddles a renewal boundary is settled once, against the
+// deal it starts in; one that straddles a gap between deals is not.
+func TestEpochAcrossRenewal(t *testing.T) {
+	l := openLog(t, t.TempDir(), providerKey)
+	// Deals ending and starting half-way through epochs 1999 and 2999.
+	mid := uint64(dealTo - hour/2)
+	appendAll(t, l, newDeal(t, testShard, dealFrom, mid), newDeal(t, testShard, mid, mid+1000*hour))
+	appendAll(t, l, newCredit(t, testShard, 1999))
+	wantRefused(t, l, newCredit(t, testShard, 1999), ErrDuplicateOutcome)
+	// The renewal ends half-way through epoch 2999, and nothing follows.
+	wantRefused(t, l, newCredit(t, testShard, 2999), ErrNoDeal)
+	appendAll(t, l, newCredit(t, testShard, 2998))
+	if _, err := l.Verify(context.Background()); err != nil {
+		t.Errorf("Verify = %v", err)
+	}
+}

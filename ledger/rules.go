@@ -114,6 +114,24 @@ func (r *rules) dealBefore(k triple, t uint64) (end uint64, idx int64, ok bool, 
 	return end, idx, ok, it.Close()
 }
 
+// MaxRenewalHops bounds the renewals one epoch may span: an epoch is
+// shorter than a deal in practice, and a log of many tiny deals must not
+// make one check walk them all.
+const MaxRenewalHops = 16
+
+// dealAt returns the deal for k that starts exactly at t: its end and
+// index, found false if none.
+func (r *rules) dealAt(k triple, t uint64) (end uint64, idx int64, found bool, err error) {
+	v, err := get(r.s, binary.BigEndian.AppendUint64(dealPrefix(k), t))
+	if err != nil || v == nil {
+		return 0, 0, false, err
+	}
+	if len(v) != 16 {
+		return 0, 0, false, fmt.Errorf("%w: deal index value of %d bytes", ErrCorrupt, len(v))
+	}
+	return binary.BigEndian.Uint64(v), int64(binary.BigEndian.Uint64(v[8:])), true, nil
+}
+
 // readDeal returns the deal entry at idx.
 func (r *rules) readDeal(idx int64) (*Deal, error) {
 	b, err := get(r.s, u64Key(keyEntry, uint64(idx)))
@@ -290,8 +308,22 @@ func (r *rules) outcome(kind Kind, k triple, auditor PublicKey, epoch, secs, byt
 	if err != nil {
 		return err
 	}
-	if !ok || end < to {
+	if !ok || end <= from {
 		return fmt.Errorf("%w: no deal covers epoch %d ([%d, %d)) of shard %x", ErrNoDeal, epoch, from, to, k.shard[:6])
+	}
+	// An epoch that outlasts the deal it starts in is covered when
+	// renewals carry it on without a gap: the outcome belongs to the
+	// deal the epoch starts in, so a renewal boundary neither loses an
+	// epoch nor counts one twice.
+	for hops := 0; end < to; hops++ {
+		next, _, found, err := r.dealAt(k, end)
+		if err != nil {
+			return err
+		}
+		if !found || hops == MaxRenewalHops {
+			return fmt.Errorf("%w: no deal covers epoch %d ([%d, %d)) of shard %x past %d", ErrNoDeal, epoch, from, to, k.shard[:6], end)
+		}
+		end = next
 	}
 	d, err := r.readDeal(di)
 	if err != nil {

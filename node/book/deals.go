@@ -96,8 +96,27 @@ func (b *Book) track(e ledger.Entry) {
 // covering returns the deal of k whose time holds [from, to). Callers
 // hold mu.
 func (b *Book) covering(k dealKey, from, to uint64) *tracked {
-	for _, t := range b.tracks[k] {
-		if t.deal.Start <= from && to <= t.deal.End {
+	ts := b.tracks[k]
+	for _, t := range ts {
+		if t.deal.Start > from || from >= t.deal.End {
+			continue
+		}
+		// As the ledger's rule: renewals may carry the epoch past the
+		// end of the deal it starts in.
+		end := t.deal.End
+		for hops := 0; end < to && hops < ledger.MaxRenewalHops; hops++ {
+			next := end
+			for _, u := range ts {
+				if u.deal.Start == end {
+					next = u.deal.End
+				}
+			}
+			if next == end {
+				break
+			}
+			end = next
+		}
+		if to <= end {
 			return t
 		}
 	}
