@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/dsn-project/dsn/internal/atomicfile"
 	"github.com/dsn-project/dsn/ledger"
 )
 
@@ -55,9 +56,9 @@ func OpenWitness(dir string) (*Witness, error) {
 		path := filepath.Join(dir, n.Name())
 		switch filepath.Ext(n.Name()) {
 		case ".note":
-			b, err := readBounded(path, ledger.MaxCheckpointSize)
+			b, err := atomicfile.ReadBounded(path, ledger.MaxCheckpointSize)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("witness: %w", err)
 			}
 			c, err := ledger.ParseCheckpoint(b)
 			if err != nil {
@@ -68,9 +69,9 @@ func OpenWitness(dir string) (*Witness, error) {
 			}
 			w.latest[c.Node] = c
 		case ".evidence":
-			b, err := readBounded(path, 8<<10)
+			b, err := atomicfile.ReadBounded(path, 8<<10)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("witness: %w", err)
 			}
 			ev, err := decodeEvidence(b)
 			if err != nil {
@@ -108,26 +109,6 @@ func decodeEvidence(b []byte) ([]Evidence, error) {
 		ev[i].Node = a.Node
 	}
 	return ev, nil
-}
-
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("witness: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("witness: %w", err)
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("witness: %s: %d bytes, at most %d", path, fi.Size(), max)
-	}
-	b := make([]byte, fi.Size())
-	if _, err := f.ReadAt(b, 0); err != nil {
-		return nil, fmt.Errorf("witness: %w", err)
-	}
-	return b, nil
 }
 
 // Prover fetches, from the node that published them, the proof that its
@@ -177,8 +158,8 @@ func (w *Witness) Observe(ctx context.Context, node ledger.PublicKey, note []byt
 func (w *Witness) keep(c ledger.Checkpoint) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := writeAtomic(filepath.Join(w.dir, c.Node.String()+".note"), c.Note); err != nil {
-		return err
+	if err := atomicfile.Write(filepath.Join(w.dir, c.Node.String()+".note"), c.Note, 0o600); err != nil {
+		return fmt.Errorf("witness: %w", err)
 	}
 	w.latest[c.Node] = c
 	return nil
@@ -196,21 +177,10 @@ func (w *Witness) keepEvidence(e Evidence) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(w.dir, e.Node.String()+".evidence"), b); err != nil {
-		return err
+	if err := atomicfile.Write(filepath.Join(w.dir, e.Node.String()+".evidence"), b, 0o600); err != nil {
+		return fmt.Errorf("witness: %w", err)
 	}
 	w.evidence[e.Node] = ev
-	return nil
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("witness: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("witness: %w", err)
-	}
 	return nil
 }
 
