@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 
@@ -62,10 +63,10 @@ func TestSidecarBuilders(t *testing.T) {
 // on its way to the root, and counts the calls to Root.
 type hashingBuilder struct {
 	h     *blake3.Hasher
-	roots *int
+	roots *atomic.Int64
 }
 
-func newHashingBuilder(roots *int) *hashingBuilder {
+func newHashingBuilder(roots *atomic.Int64) *hashingBuilder {
 	return &hashingBuilder{h: blake3.New(), roots: roots}
 }
 
@@ -74,14 +75,14 @@ func (b *hashingBuilder) Sidecar(dsn.ShardID) (string, []byte, error) {
 	return "hash", b.h.Sum(nil), nil
 }
 func (b *hashingBuilder) Root() dsn.ShardID {
-	*b.roots++
+	b.roots.Add(1)
 	var id dsn.ShardID
 	b.h.Sum(id[:0])
 	return id
 }
 
 func TestConformanceHashingBuilder(t *testing.T) {
-	roots := 0
+	var roots atomic.Int64
 	storetest.Run(t, func(t *testing.T) dsn.ShardStore {
 		s, err := Open("/store", Options{FS: vfs.NewMem(), Capacity: storetest.Capacity, Logger: quietLogger(), Sidecars: func(dsn.ShardID, int64) []SidecarBuilder {
 			return []SidecarBuilder{&lengthBuilder{}, newHashingBuilder(&roots)}
@@ -91,7 +92,7 @@ func TestConformanceHashingBuilder(t *testing.T) {
 		}
 		return s
 	})
-	if roots == 0 {
+	if roots.Load() == 0 {
 		t.Errorf("the store never asked the hashing builder for its root")
 	}
 }
@@ -100,7 +101,7 @@ func TestConformanceHashingBuilder(t *testing.T) {
 // exactly size bytes that hash to the ID, or the same errors.
 func TestHashingBuilderChecks(t *testing.T) {
 	ctx := context.Background()
-	roots := 0
+	var roots atomic.Int64
 	s, err := Open("/store", Options{FS: vfs.NewMem(), Logger: quietLogger(), Sidecars: func(dsn.ShardID, int64) []SidecarBuilder {
 		return []SidecarBuilder{newHashingBuilder(&roots)}
 	}})
@@ -137,7 +138,7 @@ func TestHashingBuilderChecks(t *testing.T) {
 			}
 		})
 	}
-	if roots == 0 {
+	if roots.Load() == 0 {
 		t.Errorf("the store never asked the hashing builder for its root")
 	}
 }

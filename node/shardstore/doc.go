@@ -3,7 +3,8 @@
 // exact usage record.
 //
 // A shard is acknowledged (ReceiveShard returns nil) only after its bytes
-// passed dsn.VerifyReader, were written to a temp file and fsync-ed, the
+// passed dsn.VerifyReader (or, when a sidecar builder already hashes every
+// byte, the same check with that builder's hash: HashingBuilder), were written to a temp file and fsync-ed, the
 // file was renamed into place and its directory fsync-ed, and the index
 // entry and the new usage record were committed in one synced pebble batch.
 // Open repairs whatever a crash left behind, so an acknowledged shard is
@@ -11,13 +12,18 @@
 // so tests crash the store and inject disk errors without real disks.
 //
 // A receive hashes on the caller's goroutine and writes on a second one
-// (two 1 MiB buffers), and asks the kernel to start writeback every 4 MiB
-// where the file system supports ranged writeback (ext4), so hashing and
-// disk work overlap and the final fsync has little left to do.
+// (two 1 MiB buffers), so hashing and disk work overlap. On a real disk the
+// shard is written with O_DIRECT, from the buffers to the device without a
+// copy into the page cache: a buffered write of a new file cost the kernel
+// several times the CPU (copy, allocation, writeback), which a provider
+// receiving at hundreds of MB/s does not have to spare (docs/benchmarks.md).
+// Where the file system refuses O_DIRECT, writes go through the page cache
+// and the kernel is asked to start writeback every 4 MiB (ranged writeback,
+// ext4), so the final fsync has little left to do.
 //
 // The package owns the on-disk layout, the index encoding and the
-// capacity accounting. It does not verify hashes itself (dsn.VerifyReader
-// does), does not re-check stored bytes on read (callers verify at their
+// capacity accounting. It does not compute hashes itself (dsn.VerifyReader
+// or a HashingBuilder does), does not re-check stored bytes on read (callers verify at their
 // own boundary), and knows nothing of deals, peers or the network.
 //
 // Subpackage memstore is the same store in memory; storetest is the

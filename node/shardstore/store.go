@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -81,7 +83,18 @@ const copyBufSize = 1 << 20
 // the temp file back (see writeTemp).
 const writebackEvery = 4 << 20
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+// directAlign is the alignment of the file offsets, lengths and memory
+// that O_DIRECT writes need: the logical block size, 512 or 4096 bytes on
+// the disks we know, so 4096 serves both.
+const directAlign = 4096
+
+// copyBufs hold copyBufSize bytes aligned for O_DIRECT.
+var copyBufs = sync.Pool{New: func() any {
+	b := make([]byte, copyBufSize+directAlign)
+	off := directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)
+	b = b[off%directAlign:][:copyBufSize:copyBufSize]
+	return &b
+}}
 
 // Store is a shard store on disk: one file per shard, indexed in pebble.
 // It is safe for concurrent use.
@@ -96,6 +109,9 @@ type Store struct {
 	tmpSeq    atomic.Uint64
 	// rangedWriteback is cleared once SyncTo turns out to be a full sync.
 	rangedWriteback atomic.Bool
+	// directIO is cleared once the file system turns out to refuse
+	// O_DIRECT (see writeTemp).
+	directIO atomic.Bool
 
 	// dbMu is read-held around every use of db and write-held by Close, so
 	// pebble is never used after it is closed. It is not held while shard
@@ -150,6 +166,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		idLocks:   make(map[dsn.ShardID]*idLock),
 	}
 	s.rangedWriteback.Store(true)
+	s.directIO.Store(true)
 	if err := s.makeDirs(); err != nil {
 		return nil, fmt.Errorf("open shard store %s: %w", dir, err)
 	}
@@ -362,7 +379,7 @@ func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.
 	w := newChunkWriter(s, f)
 	vr := verifier(id, size, r, builders)
 	var rerr error
-	for {
+	for rerr == nil {
 		if err := ctx.Err(); err != nil {
 			rerr = err
 			break
@@ -371,22 +388,26 @@ func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.
 			break // the write error is reported by finish
 		}
 		buf := <-w.free
+		// Whole buffers, so that every write but the last is a multiple
+		// of the block size, as O_DIRECT needs.
 		var n int
-		n, rerr = vr.Read(buf)
-		if n > 0 {
-			// The builders see the bytes here, on the reading
+		for n < len(buf) && rerr == nil {
+			var k int
+			k, rerr = vr.Read(buf[n:])
+			// The builders see each read's bytes before the next read
+			// (a HashingBuilder's verifier counts on it), on this
 			// goroutine, before the writer may reuse the buffer. Bytes
 			// that turn out not to hash to id are never committed, so
 			// neither is what the builders made of them.
 			for _, b := range builders {
-				b.Write(buf[:n])
+				b.Write(buf[n : n+k])
 			}
+			n += k
+		}
+		if n > 0 {
 			w.full <- buf[:n]
 		} else {
 			w.free <- buf
-		}
-		if rerr != nil {
-			break
 		}
 	}
 	werr := w.finish()
@@ -482,10 +503,27 @@ type chunkWriter struct {
 	full   chan []byte // filled buffers for the writer
 	done   chan error
 	failed atomic.Bool
+	// direct is true while the file is open with O_DIRECT.
+	direct bool
 }
 
 func newChunkWriter(s *Store, f vfs.File) *chunkWriter {
 	w := &chunkWriter{s: s, f: f, free: make(chan []byte, 2), full: make(chan []byte, 2), done: make(chan error, 1)}
+	if fd := f.Fd(); fd != vfs.InvalidFd && s.directIO.Load() {
+		// Shard bytes go from the buffers to the disk without a copy
+		// into the page cache. A buffered write of a new file costs the
+		// kernel several times the CPU of a direct one (the copy, block
+		// allocation, writeback), and a provider receiving at hundreds of
+		// MB/s has no CPU to spare; nor would a cache of shards written
+		// once and read seldom earn its memory. The final Sync still
+		// makes the data and the file's size durable.
+		if err := setDirect(fd, true); err == nil {
+			w.direct = true
+		} else {
+			s.directIO.Store(false)
+			s.log.Info("direct I/O refused; shards are written through the page cache", "err", err)
+		}
+	}
 	for i := range w.bufs {
 		w.bufs[i] = copyBufs.Get().(*[]byte)
 		w.free <- *w.bufs[i]
@@ -512,6 +550,9 @@ func (w *chunkWriter) run() {
 }
 
 func (w *chunkWriter) write(b []byte, written, queued *int64) error {
+	if w.direct {
+		return w.writeDirect(b, written)
+	}
 	if _, err := w.f.Write(b); err != nil {
 		return fmt.Errorf("write temp file: %w", err)
 	}
@@ -530,6 +571,40 @@ func (w *chunkWriter) write(b []byte, written, queued *int64) error {
 			w.s.rangedWriteback.Store(false)
 		}
 		*queued = *written
+	}
+	return nil
+}
+
+// writeDirect writes b with O_DIRECT. Every chunk but a shard's last is a
+// whole buffer, a multiple of directAlign; the unaligned end of the last
+// one is written after turning O_DIRECT off. A file system that accepts
+// the flag but refuses the write (EINVAL) gets the bytes written through
+// the page cache instead, and no more direct writes.
+func (w *chunkWriter) writeDirect(b []byte, written *int64) error {
+	aligned := len(b) &^ (directAlign - 1)
+	if aligned > 0 {
+		n, err := w.f.Write(b[:aligned])
+		*written += int64(n)
+		if err != nil && !errors.Is(err, syscall.EINVAL) {
+			return fmt.Errorf("write temp file: %w", err)
+		}
+		if err != nil {
+			w.s.directIO.Store(false)
+			w.s.log.Info("direct write refused; shards are written through the page cache", "err", err)
+			aligned = n
+		}
+	}
+	if aligned == len(b) {
+		return nil
+	}
+	if err := setDirect(w.f.Fd(), false); err != nil {
+		return fmt.Errorf("write temp file: leave direct I/O: %w", err)
+	}
+	w.direct = false
+	n, err := w.f.Write(b[aligned:])
+	*written += int64(n)
+	if err != nil {
+		return fmt.Errorf("write temp file: %w", err)
 	}
 	return nil
 }
