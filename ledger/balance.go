@@ -149,10 +149,13 @@ func (b *Balances) Add(e Entry) error {
 	return nil
 }
 
+// covering returns the deal an outcome of epoch belongs to: the one the
+// epoch starts in, as the log's rules decide (an epoch may run on into a
+// renewal; the rules have checked that it does without a gap).
 func (b *Balances) covering(k triple, epoch, secs uint64) (*Deal, error) {
-	from, to := epoch*secs, (epoch+1)*secs
+	from := epoch * secs
 	for _, d := range b.deals[k] {
-		if d.Start <= from && to <= d.End {
+		if d.Start <= from && from < d.End {
 			return d, nil
 		}
 	}

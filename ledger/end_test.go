@@ -225,3 +225,28 @@ func TestEpochAcrossRenewal(t *testing.T) {
 		t.Errorf("Verify = %v", err)
 	}
 }
+
+// The balance prices an epoch across a renewal by the deal it starts in.
+func TestBalanceAcrossRenewal(t *testing.T) {
+	l := openLog(t, t.TempDir(), providerKey)
+	mid := uint64(dealTo - hour/2)
+	appendAll(t, l, newDeal(t, testShard, dealFrom, mid), newDeal(t, testShard, mid, mid+1000*hour), newCredit(t, testShard, 1999), newCredit(t, testShard, 2000))
+	accts, err := l.Balance()
+	if err != nil {
+		t.Fatalf("Balance = %v", err)
+	}
+	// Two hours of 1 GiB at 1,000,000 per GiB-month, both deals' price.
+	const want = 2 * hour * 1_000_000 / (30 * 24 * hour)
+	found := false
+	for _, a := range accts {
+		if a.Party == provider {
+			found = true
+			if a.SpaceEarned != want {
+				t.Errorf("provider earned %d for two credited epochs, want %d", a.SpaceEarned, want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("Balance has no account for the provider: %+v", accts)
+	}
+}
