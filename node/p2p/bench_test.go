@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 
@@ -95,18 +93,10 @@ func BenchmarkStream(b *testing.B) {
 // the stream) per byte sent, as "cpu-ns/B". On a shared machine it varies
 // far less than the wall time.
 func reportCPU(b *testing.B, size int) func() {
-	start := cpuTime()
+	start := processCPU()
 	return func() {
 		if b.N > 0 {
-			b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/float64(size), "cpu-ns/B")
+			b.ReportMetric(float64(processCPU()-start)/float64(b.N)/float64(size), "cpu-ns/B")
 		}
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

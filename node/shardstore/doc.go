@@ -17,7 +17,8 @@
 // copy into the page cache: a buffered write of a new file cost the kernel
 // several times the CPU (copy, allocation, writeback), which a provider
 // receiving at hundreds of MB/s does not have to spare (docs/benchmarks.md).
-// Where the file system refuses O_DIRECT, writes go through the page cache
+// Where the file system refuses O_DIRECT, or Options.BufferedWrites asks,
+// writes go through the page cache
 // and the kernel is asked to start writeback every 4 MiB (ranged writeback,
 // ext4), so the final fsync has little left to do.
 //

@@ -40,6 +40,12 @@ type Options struct {
 	// and its sidecar is committed with the shard's index entry. Proof
 	// material is built this way without reading the shard back.
 	Sidecars func(id dsn.ShardID, size int64) []SidecarBuilder
+	// BufferedWrites writes shards through the page cache even where the
+	// file system takes O_DIRECT. Direct writes cost the kernel less CPU
+	// and leave the cache to what is read again, but a shard read soon
+	// after it arrived then comes from the disk rather than from memory
+	// (docs/benchmarks.md has both).
+	BufferedWrites bool
 }
 
 // BuildsSidecars reports whether the store builds sidecars for the shards
@@ -166,7 +172,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		idLocks:   make(map[dsn.ShardID]*idLock),
 	}
 	s.rangedWriteback.Store(true)
-	s.directIO.Store(true)
+	s.directIO.Store(!opts.BufferedWrites)
 	if err := s.makeDirs(); err != nil {
 		return nil, fmt.Errorf("open shard store %s: %w", dir, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
@@ -478,8 +479,18 @@ func TestUndecodableEntryRebuiltFromFile(t *testing.T) {
 // page cache; the bytes read back must be the bytes received, whatever
 // the size and however the source splits its reads.
 func TestDiskDirectWrites(t *testing.T) {
+	for _, buffered := range []bool{false, true} {
+		t.Run(fmt.Sprintf("buffered=%v", buffered), func(t *testing.T) { testDiskWrites(t, buffered) })
+	}
+}
+
+func testDiskWrites(t *testing.T, buffered bool) {
 	ctx := context.Background()
-	s := openT(t, nil, t.TempDir(), 0)
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Logger: quietLogger(), BufferedWrites: buffered})
+	if err != nil {
+		t.Fatalf("Open(%s) = %v", dir, err)
+	}
 	defer s.Close()
 	for i, size := range []int{0, 1, 4095, 4096, 4097, copyBufSize - 1, copyBufSize, copyBufSize + 1, 3*copyBufSize + 5000} {
 		shard := randShard(byte(i), size)
@@ -505,7 +516,7 @@ func TestDiskDirectWrites(t *testing.T) {
 			}
 		}
 	}
-	if !s.directIO.Load() {
+	if !s.directIO.Load() && !buffered {
 		t.Logf("the file system of %s refused O_DIRECT: only the buffered path ran", s.dir)
 	}
 }
