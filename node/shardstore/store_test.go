@@ -511,6 +511,7 @@ func testDiskWrites(t *testing.T, buffered bool) {
 			if err != nil || n != int64(size) || !bytes.Equal(got, shard) {
 				t.Fatalf("FetchShard after ReceiveShard(%d bytes, %s) = %d bytes (size %d), %v; want the bytes received", size, src.name, len(got), n, err)
 			}
+			checkRanges(t, s, id, shard)
 			if err := s.RemoveShard(ctx, id); err != nil {
 				t.Fatal(err)
 			}
@@ -518,5 +519,36 @@ func testDiskWrites(t *testing.T, buffered bool) {
 	}
 	if !s.directIO.Load() && !buffered {
 		t.Logf("the file system of %s refused O_DIRECT: only the buffered path ran", s.dir)
+	}
+}
+
+// checkRanges fetches ranges of shard id, aligned or not, within one
+// buffer of the direct reader or across several, and compares them with
+// the shard's bytes, read in pieces of odd sizes.
+func checkRanges(t *testing.T, s *Store, id dsn.ShardID, shard []byte) {
+	t.Helper()
+	size := int64(len(shard))
+	for _, r := range [][2]int64{
+		{0, -1}, {1, -1}, {4095, -1}, {4096, directReadMin}, {3, directReadMin + 5},
+		{copyBufSize - 7, copyBufSize + 9}, {size - directReadMin - 1, directReadMin + 1}, {size / 2, -1},
+	} {
+		off, length := r[0], r[1]
+		if off < 0 || off > size || (length >= 0 && off+length > size) {
+			continue
+		}
+		want := shard[off:]
+		if length >= 0 {
+			want = want[:length]
+		}
+		rc, _, err := s.FetchShard(context.Background(), id, off, length)
+		if err != nil {
+			t.Fatalf("FetchShard(%d bytes, %d, %d) = %v", size, off, length, err)
+		}
+		var got bytes.Buffer
+		_, err = io.CopyBuffer(&got, struct{ io.Reader }{rc}, make([]byte, 1000))
+		rc.Close()
+		if err != nil || !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("FetchShard(%d bytes, %d, %d) read %d bytes, %v; want the shard's %d bytes there", size, off, length, got.Len(), err, len(want))
+		}
 	}
 }
