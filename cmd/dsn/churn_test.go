@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -278,19 +279,41 @@ func TestTestnetRandomChurn(t *testing.T) {
 		} else {
 			p := back[rng.IntN(len(back))]
 			rdir := nodeOf[p]
+			logPath := filepath.Join(rdir, "daemon.log")
+			logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
 			cmd := exec.Command(bin, "node", "run", "--repo", rdir, "--epoch", epoch.String())
+			cmd.Stdout, cmd.Stderr = logf, logf
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			go cmd.Wait()
-			waitFor(t, ctx, filepath.Base(rdir)+" to come back", func() bool {
+			logf.Close()
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			back := func() bool {
 				c, err := api.Dial(ctx, rdir)
 				if err != nil {
 					return false
 				}
 				s, err := c.Status(ctx)
 				return err == nil && s.RoutingTable > 0
-			})
+			}
+			deadline := time.Now().Add(time.Minute)
+			for !back() {
+				var err error
+				select {
+				case err = <-exited:
+				case <-time.After(50 * time.Millisecond):
+					if time.Now().Before(deadline) {
+						continue
+					}
+					err = errors.New("not back within a minute")
+				}
+				b, _ := os.ReadFile(logPath)
+				t.Fatalf("restarting %s: %v; its log ends:\n%s", filepath.Base(rdir), err, b[max(0, len(b)-4000):])
+			}
 			delete(down, p)
 			t.Logf("round %d: restarted %s", r, filepath.Base(rdir))
 		}
@@ -321,6 +344,10 @@ func TestTestnetRandomChurn(t *testing.T) {
 	t.Logf("deals by status: %v", statuses)
 	if statuses["renewed"] == 0 {
 		t.Errorf("no deal was renewed over the run: %v", statuses)
+	}
+	// Every kill moved shards, whose old deals end as cancelled.
+	if statuses["cancelled"] == 0 {
+		t.Errorf("no deal was cancelled though repair moved shards: %v", statuses)
 	}
 	for _, m := range manifests {
 		fs, err := client.Files(ctx, m)

@@ -48,7 +48,7 @@ collateral went to the client). It needs the repo's daemon.`,
 			fmt.Fprintln(tw, "SHARD\tSIZE\tCLIENT\tPROVIDER\tPRICE/GIB-MONTH\tPRICE/GIB\tCOLLATERAL\tEND\tSTATUS")
 			for _, d := range ds.Deals {
 				status := d.Status
-				if d.Failures > 0 && status != "failed" {
+				if d.Failures > 0 && (status == "active" || status == "accepted") {
 					status += fmt.Sprintf(" (%d failed in a row)", d.Failures)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", d.Shard[:12], formatBytes(int64(d.Size)), shortPeer(d.Client), shortPeer(d.Provider),

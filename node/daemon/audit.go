@@ -283,6 +283,7 @@ func (d *Daemon) RepairFiles(ctx context.Context) (repaired int) {
 			if aerr := d.files.Add(nf); aerr != nil {
 				d.log.Error("repair: record new holders", "file", f.Reference.Manifest, "err", aerr)
 			}
+			d.cancelMoved(ctx, f.Manifest, m)
 			for _, r := range done {
 				placed := make([]string, len(r.Placed))
 				for i, p := range r.Placed {
@@ -298,6 +299,32 @@ func (d *Daemon) RepairFiles(ctx context.Context) (repaired int) {
 		}
 	}
 	return repaired
+}
+
+// cancelMoved ends, as cancelled, this node's deals for the shards a
+// repair moved from old's holders to new's: the old holder is no longer
+// audited for them, and must not be held to a deal it can no longer
+// earn under, nor the client keep paying for it.
+//
+// The deal ends at the end of the current epoch: this epoch's audit of
+// the old holder may already be settled, and the ledger takes no End
+// before an epoch it has an outcome for.
+func (d *Daemon) cancelMoved(ctx context.Context, old, new *manifest.Manifest) {
+	period := d.repo.Config.EpochOrDefault()
+	now := time.Unix(0, int64(EpochOf(time.Now(), period)+1)*int64(period))
+	for i, seg := range old.Segments {
+		if i >= len(new.Segments) {
+			break
+		}
+		for j, sh := range seg.Shards {
+			if j >= len(new.Segments[i].Shards) || new.Segments[i].Shards[j].Provider == sh.Provider {
+				continue
+			}
+			if _, err := d.client.CancelDeal(ctx, sh.Provider, sh.ID, now); err != nil && ctx.Err() == nil {
+				d.log.Warn("repair: cancel the moved shard's deal", "shard", sh.ID.Short(), "provider", d.opts.PeerString(sh.Provider), "err", err)
+			}
+		}
+	}
 }
 
 // publishVersion publishes m, the repaired manifest of f, as the newest

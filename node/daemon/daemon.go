@@ -270,8 +270,14 @@ func (d *Daemon) bootstrap(ctx context.Context) {
 		}
 		if d.host.RoutingTableSize() > 0 {
 			wait = bootstrapRetry
-			if !announced && d.store != nil {
-				d.reannounce(ctx)
+			if !announced {
+				// Remembered at once, not only every savePeersEvery: a
+				// node killed in its first minute, with no bootstrap
+				// list of its own, must still find its way back.
+				d.savePeers(ctx)
+				if d.store != nil {
+					d.reannounce(ctx)
+				}
 				announced = true
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dsn-project/dsn"
@@ -110,5 +111,32 @@ func TestRepairWithCapability(t *testing.T) {
 		if first[0] == sh.Provider || first[1] == sh.Provider {
 			t.Errorf("owner's record still names %s, gone before the repair", sh.Provider)
 		}
+	}
+}
+
+// The owner of a public file keeps its repair capability, which the
+// reference cannot give, so that it can sign a version after a repair.
+func TestPublicFileKeepsRepairCap(t *testing.T) {
+	n := newTestNet(t, 6)
+	_, orepo, _ := n.startDaemon(t, "owner", 0, APIOptions{})
+	ctx := ctxT(t)
+	oc, err := api.Dial(ctx, orepo.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := oc.Store(ctx, bytes.NewReader(randomBytes(1<<20, 3)), 1<<20, api.StoreOptions{K: 4, M: 2, Public: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(res.Reference, "#") {
+		t.Fatalf("public store gave %s, want a reference without a key", res.Reference)
+	}
+	got, err := oc.Repair(ctx, api.RepairRequest{Reference: res.Reference, PrintCap: true})
+	if err != nil {
+		t.Fatalf("Repair(PrintCap) of a public file = %v", err)
+	}
+	rc, err := manifest.ParseRepairCap(got.Cap)
+	if err != nil || rc.Manifest.String() != strings.TrimPrefix(res.Reference, "dsn:") {
+		t.Errorf("Repair(PrintCap) of a public file = %q (%v), want a capability for %s", got.Cap, err, res.Reference)
 	}
 }

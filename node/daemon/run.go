@@ -239,7 +239,7 @@ func (s *Session) Store(ctx context.Context, r io.Reader, opts node.StoreOptions
 	if err != nil {
 		return nil, err
 	}
-	if err := s.files.Add(owned.File{Reference: res.Reference, Manifest: res.Manifest, Stored: time.Now()}); err != nil {
+	if err := s.files.Add(ownedFile(res)); err != nil {
 		return nil, fmt.Errorf("store: stored, but not recorded for audits: %w", err)
 	}
 	return res, nil
@@ -303,4 +303,17 @@ func OpenLedger(dir string) (l *ledger.Log, close func() error, err error) {
 		return nil, nil, err
 	}
 	return l, func() error { return errors.Join(l.Close(), r.Close()) }, nil
+}
+
+// ownedFile is the owner's record of a file it has just stored. A public
+// file's repair capability cannot be derived from its reference (there is
+// no key in it), so the record keeps it: without it no new version could
+// be signed after a repair.
+func ownedFile(res *node.StoreResult) owned.File {
+	f := owned.File{Reference: res.Reference, Manifest: res.Manifest, Stored: time.Now()}
+	if res.Reference.Key == nil {
+		rc := res.RepairCap
+		f.Cap = &rc
+	}
+	return f
 }

@@ -381,7 +381,7 @@ func (d *Daemon) handleStore(w http.ResponseWriter, r *http.Request) {
 		http.NewResponseController(w).SetReadDeadline(time.Time{})
 		m := res.Manifest
 		d.log.Info("stored", "manifest", res.Reference.Manifest, "size", m.Size, "segments", len(m.Segments))
-		if err := d.files.Add(owned.File{Reference: res.Reference, Manifest: m, Stored: time.Now()}); err != nil {
+		if err := d.files.Add(ownedFile(res)); err != nil {
 			// The file is on the network and its reference good; only
 			// this node's audits would miss it, so say so and go on.
 			d.log.Error("stored file not recorded for audits", "manifest", res.Reference.Manifest, "err", err)
@@ -654,6 +654,7 @@ func (d *Daemon) handleRepair(w http.ResponseWriter, r *http.Request) {
 				if aerr := d.files.Add(nf); aerr != nil {
 					return nil, aerr
 				}
+				d.cancelMoved(ctx, m, nm)
 			}
 		}
 		for _, r := range done {

@@ -202,6 +202,11 @@ func bootstrapFor(name string, names []string) []string {
 	if i > 0 {
 		out = append(out, names[0])
 	}
+	// node-1 bootstraps to node-2 (names end with the client), so that
+	// it can rejoin after a crash before it has remembered any peer.
+	if i == 0 && len(names) > 2 {
+		out = append(out, names[1])
+	}
 	if i > 1 {
 		out = append(out, names[i-1])
 	}
