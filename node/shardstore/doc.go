@@ -17,9 +17,7 @@
 // copy into the page cache: a buffered write of a new file cost the kernel
 // several times the CPU (copy, allocation, writeback), which a provider
 // receiving at hundreds of MB/s does not have to spare (docs/benchmarks.md).
-// FetchShard reads ranges of 256 KiB or more with O_DIRECT too, since the
-// shard is not in the page cache to begin with. Where the file system
-// refuses O_DIRECT, or Options.BufferedWrites asks,
+// Where the file system refuses O_DIRECT, or Options.BufferedWrites asks,
 // writes go through the page cache
 // and the kernel is asked to start writeback every 4 MiB (ranged writeback,
 // ext4), so the final fsync has little left to do.

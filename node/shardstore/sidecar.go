@@ -132,7 +132,7 @@ type ShardFile interface {
 // FetchShard it does not re-hash: a prover that reads corrupt bytes
 // produces a proof that fails, which is the truth about the shard.
 func (s *Store) OpenShard(ctx context.Context, id dsn.ShardID) (ShardFile, int64, error) {
-	r, size, err := s.fetch(ctx, id, 0, -1, false)
+	r, size, err := s.FetchShard(ctx, id, 0, -1)
 	if err != nil {
 		return nil, 0, err
 	}

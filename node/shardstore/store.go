@@ -703,12 +703,6 @@ func (s *Store) commit(id dsn.ShardID, size int64, tmp string, sidecars map[stri
 // file; it does not re-hash (callers verify at their boundary with
 // dsn.VerifyReader, and a range cannot be checked against id alone).
 func (s *Store) FetchShard(ctx context.Context, id dsn.ShardID, off, length int64) (io.ReadCloser, int64, error) {
-	return s.fetch(ctx, id, off, length, true)
-}
-
-// fetch is FetchShard; direct allows reads with O_DIRECT (see
-// directRange), which OpenShard's random reads do not want.
-func (s *Store) fetch(ctx context.Context, id dsn.ShardID, off, length int64, direct bool) (io.ReadCloser, int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, fmt.Errorf("fetch shard %s: %w", id.Short(), err)
 	}
@@ -737,85 +731,7 @@ func (s *Store) fetch(ctx context.Context, id dsn.ShardID, off, length int64, di
 		f.Close()
 		return nil, 0, fmt.Errorf("fetch shard %s: file holds %d bytes, index says %d: %w", id.Short(), fi.Size(), e.Size, dsn.ErrCorruptShard)
 	}
-	if direct && n >= directReadMin && s.directIO.Load() {
-		if fd := f.Fd(); fd != vfs.InvalidFd && setDirect(fd, true) == nil {
-			return &directRange{f: f, pos: off, end: off + n}, e.Size, nil
-		}
-	}
 	return &fileRange{SectionReader: io.NewSectionReader(f, off, n), f: f}, e.Size, nil
-}
-
-// directReadMin is the smallest range FetchShard reads with O_DIRECT.
-// Smaller ones, such as a proof's groups, are not worth a block-aligned
-// read of their own.
-const directReadMin = 256 << 10
-
-// directRange reads [pos, end) of a shard file opened with O_DIRECT, in
-// aligned blocks of up to copyBufSize through a pooled buffer. Shards are
-// written with O_DIRECT and so are not in the page cache; reading them
-// through it would cost the kernel a page allocation and a copy per page
-// (several times the CPU of a direct read) to fill a cache that a shard,
-// read whole and seldom, does not use.
-type directRange struct {
-	f        vfs.File
-	pos, end int64
-	bp       *[]byte // nil until the first read and after Close
-	bufOff   int64   // file offset of (*bp)[0]
-	bufLen   int     // bytes of the file in *bp
-	buffered bool    // the file system refused a direct read: plain reads
-}
-
-func (r *directRange) Read(p []byte) (int, error) {
-	if r.pos >= r.end {
-		return 0, io.EOF
-	}
-	if r.buffered {
-		n, err := r.f.ReadAt(p[:min(int64(len(p)), r.end-r.pos)], r.pos)
-		r.pos += int64(n)
-		if err == io.EOF && n > 0 {
-			err = nil
-		}
-		return n, err
-	}
-	if r.bp == nil {
-		r.bp = copyBufs.Get().(*[]byte)
-	}
-	if r.pos < r.bufOff || r.pos >= r.bufOff+int64(r.bufLen) {
-		start := r.pos &^ (directAlign - 1)
-		want := min(r.end, start+int64(len(*r.bp))) // bytes needed up to here
-		span := (want - start + directAlign - 1) &^ (directAlign - 1)
-		n, err := r.f.ReadAt((*r.bp)[:span], start)
-		// At the end of the file the last block is short, and a read
-		// that continues from there (os.File.ReadAt does) may fail: what
-		// counts is whether the bytes needed came.
-		if int64(n) < want-start {
-			r.bufLen = 0
-			if n == 0 && errors.Is(err, syscall.EINVAL) {
-				if derr := setDirect(r.f.Fd(), false); derr == nil {
-					r.buffered = true
-					copyBufs.Put(r.bp)
-					r.bp = nil
-					return r.Read(p)
-				}
-			}
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, err
-		}
-		r.bufOff, r.bufLen = start, int(want-start)
-	}
-	k := copy(p, (*r.bp)[r.pos-r.bufOff:r.bufLen])
-	r.pos += int64(k)
-	return k, nil
-}
-
-func (r *directRange) Close() error {
-	if r.bp != nil {
-		copyBufs.Put(r.bp)
-		r.bp = nil
-	}
-	return r.f.Close()
 }
 
 // rangeLen checks [off, off+length) against a shard of size bytes and

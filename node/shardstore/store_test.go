@@ -522,15 +522,15 @@ func testDiskWrites(t *testing.T, buffered bool) {
 	}
 }
 
-// checkRanges fetches ranges of shard id, aligned or not, within one
-// buffer of the direct reader or across several, and compares them with
-// the shard's bytes, read in pieces of odd sizes.
+// checkRanges fetches ranges of shard id, block-aligned or not, within
+// one write buffer or across several, and compares them with the shard's
+// bytes, read in pieces of odd sizes.
 func checkRanges(t *testing.T, s *Store, id dsn.ShardID, shard []byte) {
 	t.Helper()
 	size := int64(len(shard))
 	for _, r := range [][2]int64{
-		{0, -1}, {1, -1}, {4095, -1}, {4096, directReadMin}, {3, directReadMin + 5},
-		{copyBufSize - 7, copyBufSize + 9}, {size - directReadMin - 1, directReadMin + 1}, {size / 2, -1},
+		{0, -1}, {1, -1}, {4095, -1}, {4096, 256 << 10}, {3, 256<<10 + 5},
+		{copyBufSize - 7, copyBufSize + 9}, {size - 256<<10 - 1, 256<<10 + 1}, {size / 2, -1},
 	} {
 		off, length := r[0], r[1]
 		if off < 0 || off > size || (length >= 0 && off+length > size) {
