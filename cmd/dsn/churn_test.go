@@ -38,33 +38,12 @@ func TestTestnetChurnRepair(t *testing.T) {
 	dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", "12", "--dir", dir, "--capacity", "256MiB", "--epoch", "2s")
 	env := []string{"DSN_REPO=" + filepath.Join(dir, "client")}
 
-	files := make([][]byte, 2)
-	refs := make([]string, 2)
-	for i := range files {
-		files[i] = make([]byte, 3<<20+i)
-		rand.NewChaCha8([32]byte{byte(40 + i)}).Read(files[i])
-		in := filepath.Join(t.TempDir(), "in")
-		if err := os.WriteFile(in, files[i], 0o600); err != nil {
-			t.Fatal(err)
-		}
-		lines := strings.Split(strings.TrimSpace(dsnCmd(t, ctx, bin, env, "store", in)), "\n")
-		refs[i] = lines[len(lines)-1]
-	}
-	manifest := strings.TrimPrefix(strings.SplitN(refs[0], "#", 2)[0], "dsn:")
-
+	files, refs, manifests := storeFiles(t, ctx, bin, env, 2, 40, func(i int) int { return 3<<20 + i })
+	manifest := manifests[0]
 	// Which node runs each provider.
 	nodeOf := map[string]string{}
-	for i := 1; i <= 12; i++ {
-		rdir := filepath.Join(dir, "node-"+strconv.Itoa(i))
-		c, err := api.Dial(ctx, rdir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := c.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodeOf[st.PeerID] = rdir
+	for _, p := range testnetProviders(t, ctx, dir, 12) {
+		nodeOf[p.peer] = p.dir
 	}
 	client, err := api.Dial(ctx, filepath.Join(dir, "client"))
 	if err != nil {
@@ -81,17 +60,7 @@ func TestTestnetChurnRepair(t *testing.T) {
 	if len(original.Shards) != 6 {
 		t.Fatalf("file has %d shards, want one segment of 6", len(original.Shards))
 	}
-	kill := func(peer string) {
-		t.Helper()
-		rdir := nodeOf[peer]
-		if err := syscall.Kill(daemonPID(t, rdir), syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, ctx, rdir+" to die", func() bool {
-			locked, err := daemon.Locked(rdir)
-			return err == nil && !locked
-		})
-	}
+	kill := func(peer string) { t.Helper(); killNode(t, ctx, nodeOf[peer]) }
 	dead := map[string]bool{}
 	for _, sh := range original.Shards[:2] {
 		kill(sh.Provider)
@@ -186,40 +155,14 @@ func TestTestnetRandomChurn(t *testing.T) {
 		"--epoch", epoch.String(), "--deal-duration", "20s")
 	env := []string{"DSN_REPO=" + filepath.Join(dir, "client")}
 
-	files := make([][]byte, 3)
-	refs := make([]string, len(files))
-	manifests := make([]string, len(files))
-	for i := range files {
-		files[i] = make([]byte, 1<<20+7*i)
-		rand.NewChaCha8([32]byte{byte(60 + i)}).Read(files[i])
-		in := filepath.Join(t.TempDir(), "in")
-		if err := os.WriteFile(in, files[i], 0o600); err != nil {
-			t.Fatal(err)
-		}
-		lines := strings.Split(strings.TrimSpace(dsnCmd(t, ctx, bin, env, "store", in)), "\n")
-		refs[i] = lines[len(lines)-1]
-		manifests[i] = strings.TrimPrefix(strings.SplitN(refs[i], "#", 2)[0], "dsn:")
-	}
+	files, refs, manifests := storeFiles(t, ctx, bin, env, 3, 60, func(i int) int { return 1<<20 + 7*i })
 
 	// Each provider's repo and ledger key, by peer ID.
 	nodeOf, keyOf := map[string]string{}, map[string]string{}
 	var peers []string
-	for i := 1; i <= providers; i++ {
-		rdir := filepath.Join(dir, "node-"+strconv.Itoa(i))
-		c, err := api.Dial(ctx, rdir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := c.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := c.LedgerBalance(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodeOf[st.PeerID], keyOf[st.PeerID] = rdir, b.Self
-		peers = append(peers, st.PeerID)
+	for _, p := range testnetProviders(t, ctx, dir, providers) {
+		nodeOf[p.peer], keyOf[p.peer] = p.dir, p.ledgerKey
+		peers = append(peers, p.peer)
 	}
 	client, err := api.Dial(ctx, filepath.Join(dir, "client"))
 	if err != nil {
@@ -264,13 +207,7 @@ func TestTestnetRandomChurn(t *testing.T) {
 		if len(back) < 2 && (len(back) == 0 || rng.IntN(3) > 0) {
 			p := victims[rng.IntN(len(victims))]
 			rdir := nodeOf[p]
-			if err := syscall.Kill(daemonPID(t, rdir), syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, ctx, rdir+" to die", func() bool {
-				locked, err := daemon.Locked(rdir)
-				return err == nil && !locked
-			})
+			killNode(t, ctx, rdir)
 			down[p], vanished[p] = true, true
 			t.Logf("round %d: killed %s (%s)", r, filepath.Base(rdir), p)
 			// Repair must make every file whole again on live providers
@@ -377,4 +314,65 @@ func TestTestnetRandomChurn(t *testing.T) {
 	if out := dsnCmd(t, ctx, bin, env, "ledger", "verify"); !strings.Contains(out, "ledger OK") {
 		t.Errorf("dsn ledger verify of the client: %s", out)
 	}
+}
+
+// storeFiles stores n random files, the i-th of size(i) bytes, through the
+// client of env, and returns their bytes, references and manifest CIDs.
+func storeFiles(t *testing.T, ctx context.Context, bin string, env []string, n int, seed byte, size func(int) int) (files [][]byte, refs, manifests []string) {
+	t.Helper()
+	for i := range n {
+		b := make([]byte, size(i))
+		rand.NewChaCha8([32]byte{seed + byte(i)}).Read(b)
+		in := filepath.Join(t.TempDir(), "in")
+		if err := os.WriteFile(in, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(dsnCmd(t, ctx, bin, env, "store", in)), "\n")
+		ref := lines[len(lines)-1]
+		files, refs = append(files, b), append(refs, ref)
+		manifests = append(manifests, strings.TrimPrefix(strings.SplitN(ref, "#", 2)[0], "dsn:"))
+	}
+	return files, refs, manifests
+}
+
+// testnetProvider is one provider of a testnet, as its API describes it.
+type testnetProvider struct {
+	peer, dir, ledgerKey string
+}
+
+// testnetProviders asks each of the n providers of the testnet in dir for
+// its peer ID and ledger key.
+func testnetProviders(t *testing.T, ctx context.Context, dir string, n int) []testnetProvider {
+	t.Helper()
+	var out []testnetProvider
+	for i := 1; i <= n; i++ {
+		rdir := filepath.Join(dir, "node-"+strconv.Itoa(i))
+		c, err := api.Dial(ctx, rdir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.LedgerBalance(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, testnetProvider{peer: st.PeerID, dir: rdir, ledgerKey: b.Self})
+	}
+	return out
+}
+
+// killNode kills the daemon of repo rdir with SIGKILL and waits until its
+// repo is free.
+func killNode(t *testing.T, ctx context.Context, rdir string) {
+	t.Helper()
+	if err := syscall.Kill(daemonPID(t, rdir), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, rdir+" to die", func() bool {
+		locked, err := daemon.Locked(rdir)
+		return err == nil && !locked
+	})
 }
