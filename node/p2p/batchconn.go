@@ -72,7 +72,9 @@ var (
 // flusher goroutine writes whatever has accumulated in one system call, so
 // while it is in one call, the records written meanwhile gather for the
 // next: under load batches grow, and an idle connection sends each write
-// at once.
+// at once. The flusher runs only while there is something to write, so an
+// idle connection has no goroutine and a connection dropped without Close
+// leaks none.
 //
 // Bytes accepted by Write are as good as sent, as they are once a socket
 // takes them: a failure to send them is returned by the next Write (and
@@ -100,24 +102,18 @@ type batchConn struct {
 	bufDL   time.Time // write deadline when buf's last byte was accepted
 	writeDL time.Time // current write deadline
 	err     error     // first failure of the flusher, or net.ErrClosed
-	busy    bool      // the flusher holds a batch or is about to take buf
+	busy    bool      // a flusher goroutine is running
 	closed  bool
 	// changed is closed and replaced whenever the flusher takes a batch or
-	// goes idle, so that waiting writers and Close wake up.
+	// ends, so that waiting writers and Close wake up.
 	changed chan struct{}
-	kick    chan struct{} // wakes the flusher; buffered, one slot
-	done    chan struct{} // closed by Close: the flusher returns
+	// dl is the write deadline last set on the connection; only the
+	// flusher uses it, and only one flusher runs at a time.
+	dl time.Time
 }
 
 func newBatchConn(c net.Conn) *batchConn {
-	b := &batchConn{
-		Conn:    c,
-		changed: make(chan struct{}),
-		kick:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-	}
-	go b.flush()
-	return b
+	return &batchConn{Conn: c, changed: make(chan struct{})}
 }
 
 func (b *batchConn) Read(p []byte) (int, error) {
@@ -187,10 +183,7 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		b.busy = true
 		b.mu.Unlock()
 		if start {
-			select {
-			case b.kick <- struct{}{}:
-			default:
-			}
+			go b.flush()
 		}
 	}
 	return written, nil
@@ -218,45 +211,38 @@ func (b *batchConn) broadcast() {
 	b.changed = make(chan struct{})
 }
 
-// flush writes batches until the connection is closed.
+// flush writes batches until there is nothing left to write or a write
+// fails, then ends.
 func (b *batchConn) flush() {
-	var dl time.Time // the deadline last set on the connection
 	for {
-		select {
-		case <-b.kick:
-		case <-b.done:
-			return
-		}
-		for {
-			b.mu.Lock()
-			if b.buf == nil || len(*b.buf) == 0 || b.err != nil {
-				b.busy = false
-				b.broadcast()
-				b.mu.Unlock()
-				break
-			}
-			batch, bdl := b.buf, b.bufDL
-			b.buf = nil
+		b.mu.Lock()
+		if b.buf == nil || len(*b.buf) == 0 || b.err != nil {
+			b.busy = false
 			b.broadcast()
 			b.mu.Unlock()
+			return
+		}
+		batch, bdl := b.buf, b.bufDL
+		b.buf = nil
+		b.broadcast()
+		b.mu.Unlock()
 
-			var err error
-			if !bdl.Equal(dl) {
-				err = b.Conn.SetWriteDeadline(bdl)
-				dl = bdl
+		var err error
+		if !bdl.Equal(b.dl) {
+			err = b.Conn.SetWriteDeadline(bdl)
+			b.dl = bdl
+		}
+		if err == nil {
+			_, err = b.Conn.Write(*batch)
+		}
+		*batch = (*batch)[:0]
+		writeBufs.Put(batch)
+		if err != nil {
+			b.mu.Lock()
+			if b.err == nil {
+				b.err = err
 			}
-			if err == nil {
-				_, err = b.Conn.Write(*batch)
-			}
-			*batch = (*batch)[:0]
-			writeBufs.Put(batch)
-			if err != nil {
-				b.mu.Lock()
-				if b.err == nil {
-					b.err = err
-				}
-				b.mu.Unlock()
-			}
+			b.mu.Unlock()
 		}
 	}
 }
@@ -312,7 +298,6 @@ func (b *batchConn) Close() error {
 		b.err = net.ErrClosed
 	}
 	b.mu.Unlock()
-	close(b.done)
 	err := b.Conn.Close()
 	if flushErr != nil {
 		return flushErr
