@@ -27,6 +27,8 @@ type nodeRunFlags struct {
 	capacity  sizeValue
 	logLevel  string
 	epoch     time.Duration
+	// The ask: prices and collateral in nano-units.
+	perMonth, perGiB, collateral uint64
 }
 
 func newNodeRunCmd() *cobra.Command {
@@ -57,6 +59,15 @@ config for this run only.`,
 			if cmd.Flags().Changed("epoch") {
 				ov.Epoch = &f.epoch
 			}
+			if cmd.Flags().Changed("price-per-gib-month") {
+				ov.PricePerGiBMonth = &f.perMonth
+			}
+			if cmd.Flags().Changed("price-per-gib") {
+				ov.PricePerGiB = &f.perGiB
+			}
+			if cmd.Flags().Changed("collateral-per-gib") {
+				ov.CollateralPerGiB = &f.collateral
+			}
 			out := cmd.OutOrStdout()
 			return daemon.Run(cmd.Context(), dir, ov, daemon.RunOptions{
 				Logger: log,
@@ -78,5 +89,8 @@ config for this run only.`,
 	fl.Var(&f.capacity, "capacity", "space to keep shards for others (0: not a provider)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.DurationVar(&f.epoch, "epoch", 0, "how often to challenge the providers holding this node's files (default: the config's, 1h unless set)")
+	fl.Uint64Var(&f.perMonth, "price-per-gib-month", 0, "the provider's ask: nano-units per GiB kept for 30 days (default: the config's, 10^9 unless set)")
+	fl.Uint64Var(&f.perGiB, "price-per-gib", 0, "the provider's ask: nano-units per GiB served (default: the config's, 10^8 unless set)")
+	fl.Uint64Var(&f.collateral, "collateral-per-gib", 0, "the provider's ask: nano-units of collateral staked per GiB (default: the config's, 2x10^9 unless set)")
 	return cmd
 }

@@ -14,6 +14,7 @@ import (
 
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/node/book"
 )
 
@@ -180,6 +181,15 @@ func (c *Config) Validate() error {
 	if dd := time.Duration(c.DealDuration); dd != 0 && (dd < MinDealDuration || dd > MaxDealDuration) {
 		return fmt.Errorf("%w: deal_duration: %v outside [%v, %v]", ErrBadConfig, dd, MinDealDuration, MaxDealDuration)
 	}
+	for _, p := range []struct {
+		name string
+		v    uint64
+	}{{"price_per_gib_month", c.PricePerGiBMonth}, {"price_per_gib", c.PricePerGiB}, {"collateral_per_gib", c.CollateralPerGiB}} {
+		// The ledger's bound: a deal above it could not be written.
+		if p.v > ledger.MaxPrice {
+			return fmt.Errorf("%w: %s: %d nano-units, at most %d", ErrBadConfig, p.name, p.v, uint64(ledger.MaxPrice))
+		}
+	}
 	if c.Terms().DealDuration < 2*c.EpochOrDefault() {
 		return fmt.Errorf("%w: deal_duration %v is shorter than two epochs of %v: no epoch would lie wholly within a deal", ErrBadConfig, c.Terms().DealDuration, c.EpochOrDefault())
 	}
@@ -304,6 +314,9 @@ type Overrides struct {
 	Capacity  *int64
 	API       string
 	Epoch     *time.Duration
+	// The terms a provider asks (nil: the config's): nano-units per
+	// GiB-month kept, per GiB served, and of collateral per GiB.
+	PricePerGiBMonth, PricePerGiB, CollateralPerGiB *uint64
 }
 
 // Apply returns c with o applied, validated.
@@ -322,6 +335,15 @@ func (o Overrides) Apply(c Config) (Config, error) {
 	}
 	if o.Epoch != nil {
 		c.Epoch = Duration(*o.Epoch)
+	}
+	if o.PricePerGiBMonth != nil {
+		c.PricePerGiBMonth = *o.PricePerGiBMonth
+	}
+	if o.PricePerGiB != nil {
+		c.PricePerGiB = *o.PricePerGiB
+	}
+	if o.CollateralPerGiB != nil {
+		c.CollateralPerGiB = *o.CollateralPerGiB
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

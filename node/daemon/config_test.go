@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dsn-project/dsn/ledger"
 )
 
 const testPeer = "12D3KooWGC6TvWhfapngX6wvJHMYvKpDMXPb3ZnCZ6dMoaMtimQ5"
@@ -88,6 +90,20 @@ func TestOverrides(t *testing.T) {
 	}
 	if _, err := (Overrides{API: "8.8.8.8:1"}).Apply(c); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("Apply(public API) = %v, want ErrBadConfig", err)
+	}
+	// The ask's terms, as dsn node run --price-per-gib-month and the
+	// others set them, within the ledger's bound.
+	month, served, coll := uint64(3e9), uint64(2e8), uint64(5e9)
+	got, err = Overrides{PricePerGiBMonth: &month, PricePerGiB: &served, CollateralPerGiB: &coll}.Apply(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := got.Terms(); tr.PricePerGiBMonth != month || tr.PricePerGiB != served || tr.CollateralPerGiB != coll {
+		t.Errorf("Terms after price overrides = %+v, want %d, %d, %d", tr, month, served, coll)
+	}
+	tooMuch := uint64(ledger.MaxPrice + 1)
+	if _, err := (Overrides{PricePerGiBMonth: &tooMuch}).Apply(c); !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "price_per_gib_month") {
+		t.Errorf("Apply(price above the ledger's bound) = %v, want ErrBadConfig naming the field", err)
 	}
 }
 
