@@ -106,11 +106,21 @@ func Up(ctx context.Context, o Options) ([]Node, error) {
 		return nil, err
 	}
 
-	// Start every node at once: their bootstrap addresses are fixed in
-	// their configs, and a node whose bootstrap peer is not up yet retries.
+	// Start every provider at once: their bootstrap addresses are fixed in
+	// their configs, and a provider whose bootstrap peer is not up yet
+	// retries. The client, whose bootstrap list is every provider, starts
+	// once they all listen: a node stops retrying its bootstrap list once
+	// it has a few peers, and a slow machine must not leave the client
+	// without the providers that were late.
 	exited := make(chan string, len(names))
 	nodes := make([]Node, len(names))
 	for i, n := range names {
+		if n == ClientName {
+			if err := waitListening(ctx, nodes[:i], exited); err != nil {
+				stopStarted(dir, names[:i])
+				return nil, fmt.Errorf("testnet: %w", err)
+			}
+		}
 		pid, err := start(o.Binary, filepath.Join(dir, n), o.LogLevel, o.Epoch, func(msg string) { exited <- n + ": " + msg })
 		if err != nil {
 			stopStarted(dir, names[:i])
@@ -268,6 +278,38 @@ const pollEvery = 100 * time.Millisecond
 
 // waitReady polls every node's status until all routing tables are
 // populated, a node exits, or ctx ends.
+// waitListening polls every node's status until all answer: a daemon
+// writes its API address only once its host listens.
+func waitListening(ctx context.Context, nodes []Node, exited <-chan string) error {
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		var short []string
+		for i := range nodes {
+			n := &nodes[i]
+			if n.Status != nil {
+				continue
+			}
+			s, err := status(ctx, n)
+			if err != nil {
+				short = append(short, fmt.Sprintf("%s: %v", n.Name, err))
+				continue
+			}
+			n.Status = s
+		}
+		if len(short) == 0 {
+			return nil
+		}
+		select {
+		case msg := <-exited:
+			return errors.New(msg + lastLines(nodes, msg))
+		case <-ctx.Done():
+			return fmt.Errorf("not listening in time: %s", strings.Join(short, "; "))
+		case <-t.C:
+		}
+	}
+}
+
 func waitReady(ctx context.Context, nodes []Node, providers int, exited <-chan string) error {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
