@@ -281,65 +281,51 @@ const pollEvery = 100 * time.Millisecond
 // waitListening polls every node's status until all answer: a daemon
 // writes its API address only once its host listens.
 func waitListening(ctx context.Context, nodes []Node, exited <-chan string) error {
+	return waitNodes(ctx, nodes, exited, "listening", func(*Node) string { return "" })
+}
+
+// waitReady polls every node's status until each knows the peers
+// wantRoutingTable asks of it.
+func waitReady(ctx context.Context, nodes []Node, providers int, exited <-chan string) error {
+	return waitNodes(ctx, nodes, exited, "ready", func(n *Node) string {
+		if want := wantRoutingTable(n.Name, providers); known(n.Status) < want {
+			return fmt.Sprintf("knows %d of %d peers (routing table %d, connected %d)", known(n.Status), want, n.Status.RoutingTable, len(n.Status.Peers))
+		}
+		return ""
+	})
+}
+
+// waitNodes polls the status of every node until short, given a node
+// whose status is known, says of none of them what it still lacks; it
+// fails when a node exits or ctx ends, saying what each still lacked.
+func waitNodes(ctx context.Context, nodes []Node, exited <-chan string, what string, short func(*Node) string) error {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
 	for {
-		var short []string
+		var lacking []string
 		for i := range nodes {
 			n := &nodes[i]
-			if n.Status != nil {
+			if n.Status != nil && short(n) == "" {
 				continue
 			}
 			s, err := status(ctx, n)
 			if err != nil {
-				short = append(short, fmt.Sprintf("%s: %v", n.Name, err))
+				lacking = append(lacking, fmt.Sprintf("%s: %v", n.Name, err))
 				continue
 			}
 			n.Status = s
+			if why := short(n); why != "" {
+				lacking = append(lacking, n.Name+": "+why)
+			}
 		}
-		if len(short) == 0 {
+		if len(lacking) == 0 {
 			return nil
 		}
 		select {
 		case msg := <-exited:
 			return errors.New(msg + lastLines(nodes, msg))
 		case <-ctx.Done():
-			return fmt.Errorf("not listening in time: %s", strings.Join(short, "; "))
-		case <-t.C:
-		}
-	}
-}
-
-func waitReady(ctx context.Context, nodes []Node, providers int, exited <-chan string) error {
-	t := time.NewTicker(pollEvery)
-	defer t.Stop()
-	for {
-		var short []string
-		for i := range nodes {
-			n := &nodes[i]
-			want := wantRoutingTable(n.Name, providers)
-			if n.Status != nil && known(n.Status) >= want {
-				continue
-			}
-			s, err := status(ctx, n)
-			if err == nil {
-				n.Status = s
-				if known(s) >= want {
-					continue
-				}
-				short = append(short, fmt.Sprintf("%s: knows %d of %d peers (routing table %d, connected %d)", n.Name, known(s), want, s.RoutingTable, len(s.Peers)))
-			} else {
-				short = append(short, fmt.Sprintf("%s: %v", n.Name, err))
-			}
-		}
-		if len(short) == 0 {
-			return nil
-		}
-		select {
-		case msg := <-exited:
-			return errors.New(msg + lastLines(nodes, msg))
-		case <-ctx.Done():
-			return fmt.Errorf("not ready in time: %s", strings.Join(short, "; "))
+			return fmt.Errorf("not %s in time: %s", what, strings.Join(lacking, "; "))
 		case <-t.C:
 		}
 	}
