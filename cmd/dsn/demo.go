@@ -169,7 +169,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 		names[i] = net.Name(v)
 	}
 	fmt.Fprintf(out, "took %d providers holding shards off the network: %s\n", len(victims), strings.Join(names, ", "))
-	if err := repairRound(ctx, out, net, m); err != nil {
+	if err := repairRound(ctx, out, net, res.Reference, m); err != nil {
 		return err
 	}
 
@@ -283,7 +283,7 @@ func balances(ctx context.Context, out io.Writer, net *node.LocalNetwork) error 
 
 // repairRound audits the file, as the owner does every epoch, and
 // rebuilds elsewhere the shards whose providers did not prove them.
-func repairRound(ctx context.Context, out io.Writer, net *node.LocalNetwork, m *manifest.Manifest) error {
+func repairRound(ctx context.Context, out io.Writer, net *node.LocalNetwork, ref manifest.Reference, m *manifest.Manifest) error {
 	audits, err := net.Client.AuditFile(ctx, m, node.SchemeCompact, []byte("demo repair"))
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -293,13 +293,27 @@ func repairRound(ctx context.Context, out io.Writer, net *node.LocalNetwork, m *
 		pass[[2]int{a.Segment, a.Shard}] = a.Outcome == auditproto.Pass
 	}
 	start := time.Now()
-	_, done, err := net.Client.RepairFile(ctx, m, func(s, j int) bool { return pass[[2]int{s, j}] }, m.K+m.M-1)
+	healthy := func(s, j int) bool { return pass[[2]int{s, j}] }
+	var (
+		done []node.SegmentRepair
+		rec  *manifest.VersionRecord
+	)
+	if rc, ok := ref.RepairCap(); ok {
+		// The owner repairs with the file's repair capability, which also
+		// signs the new manifest version that the reference will follow.
+		_, done, rec, err = net.Client.RepairAndPublish(ctx, rc, m, healthy, m.K+m.M-1)
+	} else {
+		_, done, err = net.Client.RepairFile(ctx, m, healthy, m.K+m.M-1)
+	}
 	rebuilt := 0
 	for _, r := range done {
 		rebuilt += len(r.Rebuilt)
 	}
-	fmt.Fprintf(out, "repair: %d shards of %d segments rebuilt from the others and placed on other providers in %s; the reference is unchanged\n",
+	fmt.Fprintf(out, "repair: %d shards of %d segments rebuilt from the others and placed on other providers in %s\n",
 		rebuilt, len(done), time.Since(start).Round(time.Millisecond))
+	if rec != nil {
+		fmt.Fprintf(out, "  published a new manifest version with the new holders (sequence %d, signed for the file); the reference is unchanged and follows it\n", rec.Seq)
+	}
 	if errors.Is(err, node.ErrNotEnoughProviders) {
 		// With few providers, the survivors may all hold a shard of the
 		// segment already: that is not a failure of the demo.

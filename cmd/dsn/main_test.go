@@ -86,6 +86,9 @@ func TestDemo(t *testing.T) {
 	if !regexp.MustCompile(`repair: [1-9]\d* shards of [1-9]\d* segments rebuilt`).MatchString(out) {
 		t.Errorf("dsn demo shows no repair:\n%s", out)
 	}
+	if !strings.Contains(out, "published a new manifest version with the new holders") {
+		t.Errorf("dsn demo publishes no manifest version after its repair:\n%s", out)
+	}
 	// Both epochs settled, and every provider's ledger shows what it
 	// earned and verifies; the caught provider paid a penalty.
 	if n := strings.Count(out, "settled epoch"); n != 2 {
