@@ -230,10 +230,7 @@ type conn struct {
 	ba   pipe
 }
 
-func (c *conn) fail(err error) {
-	c.ab.fail(err)
-	c.ba.fail(err)
-}
+func (c *conn) fail(err error) { failBoth(&c.ab, &c.ba, err) }
 
 // check forgets the connection once neither direction can carry anything,
 // so that a long-lived network does not accumulate finished streams.

@@ -238,16 +238,25 @@ func (p *pipe) closeRead() {
 	p.mu.Unlock()
 }
 
-// fail aborts the pipe: reads and writes at both ends fail with err.
-func (p *pipe) fail(err error) {
+// failBoth aborts the two directions of one connection at once: reads and
+// writes at both ends of both fail with err, and neither end can see its
+// direction fail before the other
+// direction carries err too, so an end that reacts to the fault by
+// resetting its stream cannot put its reset in place of the fault at the
+// other end. Nothing else holds two pipes' locks, so the order is free.
+func failBoth(p, q *pipe, err error) {
 	p.mu.Lock()
-	if p.rerr == nil {
-		p.rerr = err
+	q.mu.Lock()
+	for _, x := range []*pipe{p, q} {
+		if x.rerr == nil {
+			x.rerr = err
+		}
+		if x.werr == nil {
+			x.werr = err
+		}
+		x.drop()
 	}
-	if p.werr == nil {
-		p.werr = err
-	}
-	p.drop()
+	q.mu.Unlock()
 	p.mu.Unlock()
 }
 
