@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -47,7 +49,8 @@ func TestOverLibp2p(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	srv := NewServer(store, ServerOptions{})
+	// The server's reasons go to the test's log, shown if it fails.
+	srv := NewServer(store, ServerOptions{Logger: slog.New(slog.NewTextHandler(newTestLog(t), &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	srv.Register(provider)
 
 	data, id := shardBytes(5, 3<<20+5)
@@ -75,4 +78,32 @@ func TestOverLibp2p(t *testing.T) {
 	if _, err := store.Sidecar(ctx, id, TagsSidecar(owner.Self())); err != nil {
 		t.Errorf("tags not kept under the owner's libp2p identity: %v", err)
 	}
+}
+
+// testLog writes each log line to t.Log until the test's cleanups have
+// run: handlers still running on the hosts' goroutines after that must not
+// log to a finished test.
+type testLog struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+func newTestLog(t *testing.T) *testLog {
+	w := &testLog{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w *testLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
 }
