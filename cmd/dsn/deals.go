@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/dsn-project/dsn/node/daemon/api"
 )
 
 func newDealsCmd() *cobra.Command {
@@ -25,16 +22,9 @@ elsewhere) or failed (audits failed or missed three times in a row; the
 collateral went to the client). It needs the repo's daemon.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := repoDir(repo)
+			c, err := dialDaemon(cmd.Context(), repo, "deals")
 			if err != nil {
 				return err
-			}
-			c, err := api.Dial(cmd.Context(), dir)
-			if errors.Is(err, api.ErrNoDaemon) {
-				return fmt.Errorf("deals: %w (start it with: dsn node run --repo %s)", err, dir)
-			}
-			if err != nil {
-				return fmt.Errorf("deals: %w", err)
 			}
 			ds, err := c.Deals(cmd.Context())
 			if err != nil {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -8,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dsn-project/dsn/node/daemon"
+	"github.com/dsn-project/dsn/node/daemon/api"
 )
 
 // addRepoFlag adds --repo to fl.
@@ -26,6 +29,23 @@ func repoDir(flag string) (string, error) {
 		dir = d
 	}
 	return filepath.Abs(dir)
+}
+
+// dialDaemon connects to the daemon of the repo the --repo flag names, for
+// the command op, which needs it running, and says how to start it if not.
+func dialDaemon(ctx context.Context, flag, op string) (*api.Client, error) {
+	dir, err := repoDir(flag)
+	if err != nil {
+		return nil, err
+	}
+	c, err := api.Dial(ctx, dir)
+	if errors.Is(err, api.ErrNoDaemon) {
+		return nil, fmt.Errorf("%s: %w (start it with: dsn node run --repo %s)", op, err, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return c, nil
 }
 
 type initFlags struct {

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/dsn-project/dsn/node/daemon/api"
 )
 
 func newMarketCmd() *cobra.Command {
@@ -23,16 +20,9 @@ until when the offer stands. A store with --max-price passes over providers that
 ask more or have no standing ask. It needs the repo's daemon.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := repoDir(repo)
+			c, err := dialDaemon(cmd.Context(), repo, "market asks")
 			if err != nil {
 				return err
-			}
-			c, err := api.Dial(cmd.Context(), dir)
-			if errors.Is(err, api.ErrNoDaemon) {
-				return fmt.Errorf("market asks: %w (start it with: dsn node run --repo %s)", err, dir)
-			}
-			if err != nil {
-				return fmt.Errorf("market asks: %w", err)
 			}
 			as, err := c.MarketAsks(cmd.Context())
 			if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -44,16 +43,9 @@ needs the repo's daemon.`,
 					}
 				}
 			}
-			dir, err := repoDir(repo)
+			c, err := dialDaemon(cmd.Context(), repo, "repair")
 			if err != nil {
 				return err
-			}
-			c, err := api.Dial(cmd.Context(), dir)
-			if errors.Is(err, api.ErrNoDaemon) {
-				return fmt.Errorf("repair: %w (start it with: dsn node run --repo %s)", err, dir)
-			}
-			if err != nil {
-				return fmt.Errorf("repair: %w", err)
 			}
 			res, err := c.Repair(cmd.Context(), api.RepairRequest{Reference: args[0], PrintCap: printCap})
 			if err != nil {

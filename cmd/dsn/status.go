@@ -1,14 +1,10 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/dsn-project/dsn/node/daemon/api"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -19,16 +15,9 @@ func newStatusCmd() *cobra.Command {
 		Short: "Show the running node's identity, peers and storage",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := repoDir(repo)
+			c, err := dialDaemon(cmd.Context(), repo, "status")
 			if err != nil {
 				return err
-			}
-			c, err := api.Dial(cmd.Context(), dir)
-			if errors.Is(err, api.ErrNoDaemon) {
-				return fmt.Errorf("status: %w (start it with: dsn node run --repo %s)", err, dir)
-			}
-			if err != nil {
-				return fmt.Errorf("status: %w", err)
 			}
 			s, err := c.Status(cmd.Context())
 			if err != nil {
@@ -36,9 +25,7 @@ func newStatusCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(s)
+				return printJSON(out, s)
 			}
 			fmt.Fprintf(out, "peer id        %s\n", s.PeerID)
 			fmt.Fprintf(out, "api            %s\n", c.Addr())
