@@ -12,11 +12,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/dsn-project/dsn/node/daemon"
 	"github.com/dsn-project/dsn/node/daemon/api"
 )
 
@@ -32,11 +30,7 @@ func TestTestnetChurnRepair(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bin := buildDSN(t)
-	dir := filepath.Join(t.TempDir(), "tn")
-	t.Cleanup(func() { exec.Command(bin, "testnet", "down", "--dir", dir, "--timeout", "5s").Run() })
-	dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", "12", "--dir", dir, "--capacity", "256MiB", "--epoch", "2s")
-	env := []string{"DSN_REPO=" + filepath.Join(dir, "client")}
+	bin, dir, env := upTestnet(t, ctx, 12, "--epoch", "2s")
 
 	files, refs, manifests := storeFiles(t, ctx, bin, env, 2, 40, func(i int) int { return 3<<20 + i })
 	manifest := manifests[0]
@@ -146,14 +140,9 @@ func TestTestnetRandomChurn(t *testing.T) {
 	const epoch = 2 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	bin := buildDSN(t)
-	dir := filepath.Join(t.TempDir(), "tn")
-	t.Cleanup(func() { exec.Command(bin, "testnet", "down", "--dir", dir, "--timeout", "5s").Run() })
 	// Deals of 20 seconds: each is renewed, or ended, several times over
 	// the run.
-	dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", strconv.Itoa(providers), "--dir", dir, "--capacity", "256MiB",
-		"--epoch", epoch.String(), "--deal-duration", "20s")
-	env := []string{"DSN_REPO=" + filepath.Join(dir, "client")}
+	bin, dir, env := upTestnet(t, ctx, providers, "--epoch", epoch.String(), "--deal-duration", "20s")
 
 	files, refs, manifests := storeFiles(t, ctx, bin, env, 3, 60, func(i int) int { return 1<<20 + 7*i })
 
@@ -362,17 +351,4 @@ func testnetProviders(t *testing.T, ctx context.Context, dir string, n int) []te
 		out = append(out, testnetProvider{peer: st.PeerID, dir: rdir, ledgerKey: b.Self})
 	}
 	return out
-}
-
-// killNode kills the daemon of repo rdir with SIGKILL and waits until its
-// repo is free.
-func killNode(t *testing.T, ctx context.Context, rdir string) {
-	t.Helper()
-	if err := syscall.Kill(daemonPID(t, rdir), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, ctx, rdir+" to die", func() bool {
-		locked, err := daemon.Locked(rdir)
-		return err == nil && !locked
-	})
 }

@@ -36,11 +36,7 @@ func TestTestnetLedger(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bin := buildDSN(t)
-	dir := filepath.Join(t.TempDir(), "tn")
-	t.Cleanup(func() { exec.Command(bin, "testnet", "down", "--dir", dir, "--timeout", "5s").Run() })
-	dsnCmd(t, ctx, bin, nil, "testnet", "up", "--providers", "6", "--dir", dir, "--capacity", "256MiB", "--epoch", "2s")
-	env := []string{"DSN_REPO=" + filepath.Join(dir, "client")}
+	bin, dir, env := upTestnet(t, ctx, 6, "--epoch", "2s")
 
 	data := make([]byte, 9<<20)
 	rand.NewChaCha8([32]byte{5}).Read(data)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -190,14 +191,42 @@ func daemonPID(t *testing.T, rdir string) int {
 	return pid
 }
 
+// upTestnet builds dsn and brings up a testnet of the given number of
+// 256 MiB providers in a temporary directory, with more flags for testnet
+// up; it is brought down when the test ends. It returns the binary, the
+// testnet's directory and the environment that points dsn at its client.
+func upTestnet(t *testing.T, ctx context.Context, providers int, flags ...string) (bin, dir string, env []string) {
+	t.Helper()
+	bin = buildDSN(t)
+	dir = filepath.Join(t.TempDir(), "tn")
+	t.Cleanup(func() { exec.Command(bin, "testnet", "down", "--dir", dir, "--timeout", "5s").Run() })
+	args := append([]string{"testnet", "up", "--providers", strconv.Itoa(providers), "--dir", dir, "--capacity", "256MiB"}, flags...)
+	dsnCmd(t, ctx, bin, nil, args...)
+	return bin, dir, []string{"DSN_REPO=" + filepath.Join(dir, "client")}
+}
+
 // stopNode stops the daemon of rdir with SIGTERM, so it saves its peers,
 // and waits until it has let go of its repo.
 func stopNode(t *testing.T, ctx context.Context, rdir string) {
 	t.Helper()
-	if err := syscall.Kill(daemonPID(t, rdir), syscall.SIGTERM); err != nil {
+	signalNode(t, ctx, rdir, syscall.SIGTERM)
+}
+
+// killNode kills the daemon of rdir with SIGKILL, as a crash would, and
+// waits until its repo is free.
+func killNode(t *testing.T, ctx context.Context, rdir string) {
+	t.Helper()
+	signalNode(t, ctx, rdir, syscall.SIGKILL)
+}
+
+// signalNode sends sig to the daemon of rdir and waits until it has let
+// go of its repo.
+func signalNode(t *testing.T, ctx context.Context, rdir string, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(daemonPID(t, rdir), sig); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, rdir+" to stop", func() bool {
+	waitFor(t, ctx, fmt.Sprintf("%s to end on %v", rdir, sig), func() bool {
 		locked, err := daemon.Locked(rdir)
 		return err == nil && !locked
 	})
