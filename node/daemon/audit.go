@@ -43,12 +43,8 @@ func (d *Daemon) auditLoop(ctx context.Context) {
 	for {
 		now := time.Now()
 		next := now.Truncate(period).Add(period)
-		t := time.NewTimer(next.Sub(now))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, next.Sub(now)) {
 			return
-		case <-t.C:
 		}
 		epoch := EpochOf(next, period)
 		start := time.Now()

@@ -279,12 +279,8 @@ func (d *Daemon) gossipAsks(ctx context.Context) {
 		if len(early) > 0 {
 			wait, early = min(early[0], every), early[1:]
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return
-		case <-t.C:
 		}
 	}
 }
