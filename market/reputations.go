@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/varint"
 )
 
 // Reputations is one party's view of many providers' audit records, by
@@ -80,9 +81,9 @@ func (rs *Reputations) UnmarshalBinary(b []byte) error {
 	}
 	off := 1
 	uv := func(what string) (uint64, error) {
-		v, n := binary.Uvarint(b[off:])
-		if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
-			return 0, bad("%s at byte %d is not a minimal varint", what, off)
+		v, n, err := varint.Uvarint(b[off:])
+		if err != nil {
+			return 0, bad("%s at byte %d: %v", what, off, err)
 		}
 		off += n
 		return v, nil
