@@ -8,10 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/dsn-project/dsn/internal/atomicfile"
 )
 
 // The peers file is JSON, small enough to read and edit by hand:
@@ -163,35 +164,15 @@ func readPeersFile(path string) ([]peer.AddrInfo, error) {
 	return ps, nil
 }
 
-// writePeersFile replaces path with ps atomically (temporary file, fsync,
-// rename), so a crash leaves the old list or the new one.
+// writePeersFile replaces path with ps whole (atomicfile.Write), so a
+// crash leaves the old list or the new one.
 func writePeersFile(path string, ps []peer.AddrInfo) error {
 	data, err := encodePeers(ps)
 	if err != nil {
 		return fmt.Errorf("write peers file %s: %w", path, err)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".peers-*")
-	if err != nil {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return fmt.Errorf("write peers file %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write peers file %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }
