@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -407,16 +406,6 @@ func (a *agent) state() agentResp {
 		a.t.Fatalf("agent %s state: %v", a.name, err)
 	}
 	return r
-}
-
-// addr returns the agent's first address with the given prefix, or "".
-func (a *agent) addr(prefix string, addrs []string) string {
-	for _, s := range addrs {
-		if strings.HasPrefix(s, prefix) {
-			return s
-		}
-	}
-	return ""
 }
 
 // waitFor polls cond every 100 ms until it returns "" (met) or the
