@@ -12,11 +12,11 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/directio"
 	"github.com/dsn-project/dsn/internal/pebblelog"
 )
 
@@ -89,16 +89,9 @@ const copyBufSize = 1 << 20
 // the temp file back (see writeTemp).
 const writebackEvery = 4 << 20
 
-// directAlign is the alignment of the file offsets, lengths and memory
-// that O_DIRECT writes need: the logical block size, 512 or 4096 bytes on
-// the disks we know, so 4096 serves both.
-const directAlign = 4096
-
 // copyBufs hold copyBufSize bytes aligned for O_DIRECT.
 var copyBufs = sync.Pool{New: func() any {
-	b := make([]byte, copyBufSize+directAlign)
-	off := directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)
-	b = b[off%directAlign:][:copyBufSize:copyBufSize]
+	b := directio.Alloc(copyBufSize)
 	return &b
 }}
 
@@ -523,7 +516,7 @@ func newChunkWriter(s *Store, f vfs.File) *chunkWriter {
 		// MB/s has no CPU to spare; nor would a cache of shards written
 		// once and read seldom earn its memory. The final Sync still
 		// makes the data and the file's size durable.
-		if err := setDirect(fd, true); err == nil {
+		if err := directio.Set(fd, true); err == nil {
 			w.direct = true
 		} else {
 			s.directIO.Store(false)
@@ -582,12 +575,12 @@ func (w *chunkWriter) write(b []byte, written, queued *int64) error {
 }
 
 // writeDirect writes b with O_DIRECT. Every chunk but a shard's last is a
-// whole buffer, a multiple of directAlign; the unaligned end of the last
+// whole buffer, a multiple of directio.Align; the unaligned end of the last
 // one is written after turning O_DIRECT off. A file system that accepts
 // the flag but refuses the write (EINVAL) gets the bytes written through
 // the page cache instead, and no more direct writes.
 func (w *chunkWriter) writeDirect(b []byte, written *int64) error {
-	aligned := len(b) &^ (directAlign - 1)
+	aligned := len(b) &^ (directio.Align - 1)
 	if aligned > 0 {
 		n, err := w.f.Write(b[:aligned])
 		*written += int64(n)
@@ -603,7 +596,7 @@ func (w *chunkWriter) writeDirect(b []byte, written *int64) error {
 	if aligned == len(b) {
 		return nil
 	}
-	if err := setDirect(w.f.Fd(), false); err != nil {
+	if err := directio.Set(w.f.Fd(), false); err != nil {
 		return fmt.Errorf("write temp file: leave direct I/O: %w", err)
 	}
 	w.direct = false

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package shardstore
+package directio
 
 import "errors"
 
@@ -10,3 +10,5 @@ func setDirect(fd uintptr, on bool) error {
 	}
 	return errors.New("direct I/O not implemented on this system")
 }
+
+func inMemory(fd uintptr) bool { return false }

@@ -1,4 +1,4 @@
-package shardstore
+package directio
 
 import (
 	"golang.org/x/sys/unix"
@@ -18,4 +18,15 @@ func setDirect(fd uintptr, on bool) error {
 	}
 	_, err = unix.FcntlInt(fd, unix.F_SETFL, flags)
 	return err
+}
+
+// inMemory reports whether fd's file system keeps files in memory
+// (tmpfs, ramfs), where O_DIRECT is accepted but bypasses nothing: there
+// it would only cost the copy into the aligned buffers.
+func inMemory(fd uintptr) bool {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(fd), &st); err != nil {
+		return false
+	}
+	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
 }
