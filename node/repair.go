@@ -92,7 +92,7 @@ func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *
 	seg := m.Segments[i]
 	segLen, shardSize := m.SegmentLen(i), m.ShardSize(i)
 	shardBuf := make([]byte, int64(len(seg.Shards))*shardSize)
-	data, err := c.fetchSegment(ctx, m, code, i, shardBuf, nil)
+	data, err := c.fetchSegment(ctx, m, code, i, shardBuf, nil, nil)
 	if err != nil {
 		return r, seg, err
 	}

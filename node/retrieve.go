@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dsn-project/dsn"
@@ -184,7 +185,7 @@ func (c *Client) fetchEnvelope(ctx context.Context, mc cid.Cid, key *seal.Manife
 				defer func() { <-sem }()
 				actx, acancel := context.WithTimeout(ctx, manifestAskTimeout)
 				defer acancel()
-				blob, err := c.getWhole(actx, p, id, int64(manifest.MaxEnvelopeSize), nil)
+				blob, err := c.getWhole(actx, p, id, int64(manifest.MaxEnvelopeSize), nil, nil)
 				if err != nil {
 					err = fmt.Errorf("%s: %w", p, err)
 				}
@@ -218,15 +219,24 @@ func (c *Client) fetchEnvelope(ctx context.Context, mc cid.Cid, key *seal.Manife
 
 // getWhole fetches a whole shard or blob from p into buf (grown as needed)
 // and verifies it. It refuses sizes above max before reading any byte.
-func (c *Client) getWhole(ctx context.Context, p dsn.PeerID, id dsn.ShardID, max int64, buf []byte) ([]byte, error) {
+// With a gate (see hedge), it asks p for the first hedgeProbe bytes only,
+// and for the rest once the gate is closed; the deadline allows for the
+// wait.
+func (c *Client) getWhole(ctx context.Context, p dsn.PeerID, id dsn.ShardID, max int64, buf []byte, gate <-chan struct{}) ([]byte, error) {
 	release, err := c.limit.acquire(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	ctx, cancel := context.WithTimeout(ctx, c.shardDeadline(max))
+	timeout := c.shardDeadline(max)
+	first := int64(-1)
+	if gate != nil {
+		timeout += hedgeMax
+		first = min(hedgeProbe, max)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	rc, size, err := shardproto.Get(ctx, c.t, p, id, 0, -1)
+	rc, size, err := shardproto.Get(ctx, c.t, p, id, 0, first)
 	if err != nil {
 		return nil, err
 	}
@@ -234,11 +244,17 @@ func (c *Client) getWhole(ctx context.Context, p dsn.PeerID, id dsn.ShardID, max
 	if size < 0 || size > max {
 		return nil, fmt.Errorf("shard %s: provider says %d bytes, more than the %d expected: %w", id.Short(), size, max, dsn.ErrShardSize)
 	}
+	var body io.Reader = rc
+	if first >= 0 && first < size {
+		rest := &gatedRest{ctx: ctx, c: c, p: p, id: id, off: first, size: size, gate: gate}
+		defer rest.close()
+		body = io.MultiReader(rc, rest)
+	}
 	if int64(cap(buf)) < size {
 		buf = make([]byte, size)
 	}
 	buf = buf[:size]
-	vr := dsn.VerifyReader(id, size, rc)
+	vr := dsn.VerifyReader(id, size, body)
 	if _, err := io.ReadFull(vr, buf); err != nil {
 		return nil, err
 	}
@@ -247,6 +263,43 @@ func (c *Client) getWhole(ctx context.Context, p dsn.PeerID, id dsn.ShardID, max
 		return nil, err
 	}
 	return buf, nil
+}
+
+// gatedRest reads a shard from off to its end, asking its holder for
+// those bytes only once gate is closed.
+type gatedRest struct {
+	ctx       context.Context
+	c         *Client
+	p         dsn.PeerID
+	id        dsn.ShardID
+	off, size int64
+	gate      <-chan struct{}
+	rc        io.ReadCloser
+}
+
+func (g *gatedRest) Read(b []byte) (int, error) {
+	if g.rc == nil {
+		select {
+		case <-g.gate:
+		case <-g.ctx.Done():
+			return 0, context.Cause(g.ctx)
+		}
+		rc, size, err := shardproto.Get(g.ctx, g.c.t, g.p, g.id, g.off, -1)
+		if err != nil {
+			return 0, err
+		}
+		g.rc = rc
+		if size != g.size {
+			return 0, fmt.Errorf("shard %s: provider said %d bytes, then %d: %w", g.id.Short(), g.size, size, dsn.ErrShardSize)
+		}
+	}
+	return g.rc.Read(b)
+}
+
+func (g *gatedRest) close() {
+	if g.rc != nil {
+		g.rc.Close()
+	}
 }
 
 // segBufs are the buffers one segment of a retrieval uses: one slot per
@@ -262,8 +315,10 @@ type fetchedSegment struct {
 }
 
 // fetchSegment fetches shards of segment i from all their holders at once,
-// keeps the first k that verify, cancels the rest and decodes.
-func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code *erasure.Code, i int, shardBuf, dst []byte) ([]byte, error) {
+// keeps the first k that verify, cancels the rest and decodes. With a
+// hedge, the parity shards are asked for at once but read only when
+// needed (see hedge).
+func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code *erasure.Code, i int, shardBuf, dst []byte, h *hedge) ([]byte, error) {
 	segLen, shardSize := m.SegmentLen(i), m.ShardSize(i)
 	seg := m.Segments[i]
 	n := len(seg.Shards)
@@ -275,11 +330,54 @@ func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code
 		err error
 	}
 	results := make(chan result, n)
+
+	// The parity gate. hedged records why it opened early: a failure or
+	// the timer, after which this segment's time says nothing of the
+	// usual one, and the data holders not done by then were slow.
+	start := time.Now()
+	gate := make(chan struct{})
+	var gateOnce sync.Once
+	var hedged atomic.Bool
+	dataDone := make([]atomic.Bool, min(m.K, n))
+	openGate := func(early bool) {
+		gateOnce.Do(func() {
+			hedged.Store(early)
+			close(gate)
+		})
+	}
+	holders := make([]dsn.PeerID, len(dataDone))
+	for j := range holders {
+		holders[j] = seg.Shards[j].Provider
+	}
+	if d, wait := h.delay(holders); wait {
+		t := time.AfterFunc(d, func() {
+			for j := range dataDone {
+				if !dataDone[j].Load() {
+					h.slowPeer(holders[j])
+				}
+			}
+			openGate(true)
+		})
+		defer t.Stop()
+	} else {
+		openGate(false)
+	}
+
 	var wg sync.WaitGroup
 	for j, sh := range seg.Shards {
+		var g <-chan struct{}
+		onFail := func(p dsn.PeerID) {}
+		if j >= m.K {
+			g = gate
+		} else {
+			onFail = func(p dsn.PeerID) {
+				h.slowPeer(p)
+				openGate(true)
+			}
+		}
 		wg.Go(func() {
 			slot := shardBuf[int64(j)*shardSize : int64(j+1)*shardSize : int64(j+1)*shardSize]
-			results <- result{j, c.fetchShard(ctx, sh, shardSize, slot)}
+			results <- result{j, c.fetchShard(ctx, sh, shardSize, slot, g, onFail)}
 		})
 	}
 	var errs []error
@@ -293,11 +391,18 @@ func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code
 			}
 			continue
 		}
+		if r.j < len(dataDone) {
+			dataDone[r.j].Store(true)
+		}
 		if got < m.K {
 			shards[r.j] = shardBuf[int64(r.j)*shardSize : int64(r.j+1)*shardSize]
 			got++
 		}
 		if got == m.K {
+			openGate(false)
+			if !hedged.Load() {
+				h.observe(time.Since(start))
+			}
 			cancel() // the long tail is not needed
 		}
 	}
@@ -318,15 +423,19 @@ func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code
 }
 
 // fetchShard fetches a shard into slot (exactly its size) from the holder
-// the manifest names or, failing that, from peers that announced it.
-func (c *Client) fetchShard(ctx context.Context, sh manifest.Shard, size int64, slot []byte) error {
+// the manifest names or, failing that, from peers that announced it. It
+// reads the body only once gate (if not nil) is closed, and calls onFail
+// with every holder that fails.
+func (c *Client) fetchShard(ctx context.Context, sh manifest.Shard, size int64, slot []byte, gate <-chan struct{}, onFail func(dsn.PeerID)) error {
 	get := func(p dsn.PeerID) error {
-		b, err := c.getWhole(ctx, p, sh.ID, size, slot)
+		b, err := c.getWhole(ctx, p, sh.ID, size, slot, gate)
 		if err == nil && int64(len(b)) != size {
 			err = fmt.Errorf("shard %s: %d bytes, want %d: %w", sh.ID.Short(), len(b), size, dsn.ErrShardSize)
 		}
 		if err == nil {
 			noteServed(ctx, p, sh.ID, size)
+		} else if ctx.Err() == nil {
+			onFail(p)
 		}
 		return err
 	}
@@ -406,6 +515,7 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 	if int64(m.K+m.M)*m.ShardSize(0) > 64<<20 {
 		ahead = 1
 	}
+	h := newHedge()
 	pool := make(chan segBufs, ahead+1)
 	for range ahead + 1 {
 		pool <- segBufs{}
@@ -438,7 +548,7 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 			}
 			go func() {
 				defer close(p.done)
-				data, err := c.fetchSegment(ctx, m, code, i, b.shards, b.data)
+				data, err := c.fetchSegment(ctx, m, code, i, b.shards, b.data, h)
 				b.data = data
 				p.f = fetchedSegment{index: i, bufs: b, err: err}
 			}()
