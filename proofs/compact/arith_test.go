@@ -57,9 +57,10 @@ func fillBlock(rng *rand.Rand, kind string, b *[BlockSize]byte) {
 	}
 }
 
-// The tagging kernel must agree with Scalar.MultiplyAdd on random inputs and
-// at the extremes of both operands, where carries and the reduction bound
-// are stressed hardest.
+// The tagging kernels must agree with Scalar.MultiplyAdd on random inputs
+// and at the extremes of both operands, where carries and the reduction
+// bound are stressed hardest. The IFMA kernel is checked where the CPU has
+// it (see also FuzzIFMA).
 func TestInnerProductMatchesLibrary(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, alphaKind := range []string{"random", "l-1", "zero"} {
@@ -94,6 +95,13 @@ func TestInnerProductMatchesLibrary(t *testing.T) {
 				}
 				if got := w.reduce(new(edwards25519.Scalar)); got.Equal(want) != 1 {
 					t.Errorf("alpha %s, data %s: wide.mulAdd = %x, want %x", alphaKind, dataKind, got.Bytes(), want.Bytes())
+				}
+				if haveIFMA {
+					var cols [10][8]uint64
+					innerProductIFMA(newIFMAAlpha(&alphaLimbs), &block, &cols)
+					if got := reduceLanes(new(edwards25519.Scalar), &cols); got.Equal(want) != 1 {
+						t.Errorf("alpha %s, data %s: innerProductIFMA = %x, want %x", alphaKind, dataKind, got.Bytes(), want.Bytes())
+					}
 				}
 			}
 		}

@@ -26,7 +26,8 @@ func benchData(size int) []byte {
 	return b
 }
 
-// BenchmarkTag compares tagging with the lazy kernel against the same sums
+// BenchmarkTag compares tagging with the lazy kernel (IFMA where the CPU
+// has it, and the portable one) against the same sums
 // done with Scalar.MultiplyAdd, and against Reed-Solomon encoding (k=4, m=2)
 // of the same bytes, the other per-byte cost of storing.
 func BenchmarkTag(b *testing.B) {
@@ -43,6 +44,20 @@ func BenchmarkTag(b *testing.B) {
 				t.Close()
 			}
 		})
+		if k.alphaIFMA != nil {
+			// The portable kernel, where the one above is IFMA's.
+			portable := *k
+			portable.alphaIFMA = nil
+			b.Run(fmt.Sprintf("lazy-portable/%dMiB", size>>20), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					t := portable.NewTagger(id, io.Discard)
+					t.Write(data)
+					t.Close()
+				}
+			})
+		}
 		b.Run(fmt.Sprintf("multiplyadd/%dMiB", size>>20), func(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()

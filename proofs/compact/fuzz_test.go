@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"filippo.io/edwards25519"
 )
 
 // FuzzDecodeProof checks that DecodeProof never panics, fails only with
@@ -53,6 +55,37 @@ func FuzzDecodeTags(f *testing.F) {
 		}
 		if enc := EncodeTags(tags); !bytes.Equal(enc, b) {
 			t.Fatalf("EncodeTags(DecodeTags(%x, %d)) = %x, want the input", b, size, enc)
+		}
+	})
+}
+
+// FuzzIFMA checks the IFMA tag kernel against the portable one on blocks
+// and keys from the fuzzer: a block is the input repeated, the key derived
+// from its first bytes.
+func FuzzIFMA(f *testing.F) {
+	if !haveIFMA {
+		f.Skip("this CPU has no AVX-512 IFMA")
+	}
+	f.Add([]byte{0xff})
+	f.Add([]byte{0})
+	f.Add([]byte("sectors of 31 bytes, limbs of 52 bits"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) == 0 {
+			return
+		}
+		var block [BlockSize]byte
+		for i := range block {
+			block[i] = in[i%len(in)]
+		}
+		var secret [32]byte
+		copy(secret[:], in)
+		k := NewKey(secret)
+		rows := innerProduct(&k.alphaLimbs, &block)
+		want := reduceRows(new(edwards25519.Scalar), &rows)
+		var cols [10][8]uint64
+		innerProductIFMA(newIFMAAlpha(&k.alphaLimbs), &block, &cols)
+		if got := reduceLanes(new(edwards25519.Scalar), &cols); got.Equal(want) != 1 {
+			t.Fatalf("innerProductIFMA = %x, innerProduct = %x", got.Bytes(), want.Bytes())
 		}
 	})
 }

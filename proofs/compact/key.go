@@ -50,6 +50,8 @@ type Key struct {
 	// alphaLimbs holds the same values as 4x64-bit limbs for the lazy
 	// kernels.
 	alphaLimbs [Sectors][4]uint64
+	// alphaIFMA is alpha laid out for the IFMA kernel, where it runs.
+	alphaIFMA *ifmaAlpha
 }
 
 // NewKey derives the proof key from an owner's 32-byte secret. The
@@ -69,6 +71,9 @@ func NewKey(secret [32]byte) *Key {
 			panic("compact: internal error: " + err.Error())
 		}
 		k.alphaLimbs[j] = limbs(&k.alpha[j])
+	}
+	if haveIFMA {
+		k.alphaIFMA = newIFMAAlpha(&k.alphaLimbs)
 	}
 	return k
 }

@@ -114,8 +114,14 @@ func (t *Tagger) Size() int64 { return t.size }
 
 func (t *Tagger) tag(block *[BlockSize]byte) {
 	var s, r edwards25519.Scalar
-	rows := innerProduct(&t.k.alphaLimbs, block)
-	reduceRows(&s, &rows)
+	if t.k.alphaIFMA != nil {
+		var cols [10][8]uint64
+		innerProductIFMA(t.k.alphaIFMA, block, &cols)
+		reduceLanes(&s, &cols)
+	} else {
+		rows := innerProduct(&t.k.alphaLimbs, block)
+		reduceRows(&s, &rows)
+	}
 	s.Add(&s, t.prf.scalar(&r, t.id, t.block))
 	t.block++
 	t.out = append(t.out, s.Bytes()...)
