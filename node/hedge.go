@@ -44,7 +44,7 @@ const (
 // nil *hedge reads every shard at once.
 type hedge struct {
 	mu   sync.Mutex
-	est  time.Duration // smoothed time of unhedged segments; 0: none yet
+	est  time.Duration      // smoothed time of unhedged segments; 0: none yet
 	slow map[dsn.PeerID]int // segments left in which the peer counts as slow
 }
 

@@ -2,21 +2,10 @@ package directio
 
 import (
 	"os"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// processCPU is the CPU time (user and system) the process has used. The
-// kernel's writeback threads are not counted: buffered writes cost more
-// than it shows.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/dsn-project/dsn/internal/cputime"
+)
 
 // benchWrite writes 256 MiB in 1 MiB pieces (a retrieval's chunks) to a
 // new file in dir through w and syncs it, the baseline writing the same
@@ -28,7 +17,7 @@ func benchWrite(b *testing.B, dir string, direct bool) {
 		src[i] = byte(i * 7)
 	}
 	b.SetBytes(total)
-	start := processCPU()
+	start := cputime.Process()
 	for b.Loop() {
 		f, err := os.CreateTemp(dir, "bench-")
 		if err != nil {
@@ -56,7 +45,7 @@ func benchWrite(b *testing.B, dir string, direct bool) {
 		f.Close()
 		os.Remove(f.Name())
 	}
-	b.ReportMetric(float64(processCPU()-start)/float64(b.N)/total, "cpu-ns/B")
+	b.ReportMetric(float64(cputime.Process()-start)/float64(b.N)/total, "cpu-ns/B")
 }
 
 // BenchmarkWrite compares Writer with plain buffered writes, on the

@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/cputime"
 )
 
 const benchProto = "/dsn/bench/sink/1.0.0"
@@ -93,10 +94,10 @@ func BenchmarkStream(b *testing.B) {
 // the stream) per byte sent, as "cpu-ns/B". On a shared machine it varies
 // far less than the wall time.
 func reportCPU(b *testing.B, size int) func() {
-	start := processCPU()
+	start := cputime.Process()
 	return func() {
 		if b.N > 0 {
-			b.ReportMetric(float64(processCPU()-start)/float64(b.N)/float64(size), "cpu-ns/B")
+			b.ReportMetric(float64(cputime.Process()-start)/float64(b.N)/float64(size), "cpu-ns/B")
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/cputime"
 	"github.com/zeebo/blake3"
 )
 
@@ -140,10 +141,10 @@ func BenchmarkReceiveShard(b *testing.B) {
 // "cpu-ns/B", including the kernel's (and the untimed removals, which are
 // small beside a write).
 func reportCPU(b *testing.B, size int) func() {
-	start := processCPU()
+	start := cputime.Process()
 	return func() {
 		if b.N > 0 {
-			b.ReportMetric(float64(processCPU()-start)/float64(b.N)/float64(size), "cpu-ns/B")
+			b.ReportMetric(float64(cputime.Process()-start)/float64(b.N)/float64(size), "cpu-ns/B")
 		}
 	}
 }

@@ -1,16 +1,15 @@
 //go:build unix
 
-package p2p
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time (user and system) the process has used, which
-// in a benchmark includes both ends of a transfer and the kernel's work
-// for them.
-func processCPU() time.Duration {
+// Process is the CPU time (user and system) the process has used, or 0 if
+// it cannot be read.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

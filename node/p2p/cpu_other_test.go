@@ -1,8 +1,0 @@
-//go:build !unix
-
-package p2p
-
-import "time"
-
-// processCPU is not measured here; benchmarks then report 0 cpu-ns/B.
-func processCPU() time.Duration { return 0 }
