@@ -115,11 +115,19 @@ func (h *Host) FindProviders(ctx context.Context, id dsn.ShardID, limit int) ([]
 // RoutingTableSize is the number of peers in the DHT routing table.
 func (h *Host) RoutingTableSize() int { return h.dht.RoutingTable().Size() }
 
+// waitRefreshEvery is how often WaitForPeers refreshes a routing table
+// that is still short of what it waits for.
+const waitRefreshEvery = 2 * time.Second
+
 // WaitForPeers waits until the DHT routing table holds at least n peers,
-// or ctx ends.
+// or ctx ends. A connected DHT server enters the table only once it has
+// answered a query, and a host that connected to peers after its last
+// lookup would wait for the periodic refresh (minutes away): while the
+// table is short, WaitForPeers refreshes it every waitRefreshEvery.
 func (h *Host) WaitForPeers(ctx context.Context, n int) error {
 	t := time.NewTicker(rtWaitPoll)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		if h.RoutingTableSize() >= n {
 			return nil
@@ -127,7 +135,11 @@ func (h *Host) WaitForPeers(ctx context.Context, n int) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("wait for %d DHT peers (have %d): %w", n, h.RoutingTableSize(), ctx.Err())
-		case <-t.C:
+		case now := <-t.C:
+			if now.Sub(last) >= waitRefreshEvery {
+				last = now
+				h.dht.ForceRefresh() // its result channel is buffered: safe to drop
+			}
 		}
 	}
 }
