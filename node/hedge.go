@@ -10,15 +10,15 @@ import (
 // A retrieval asks every holder of a segment for its shard at once, so a
 // holder that is slow or gone costs no round trip, but it reads the k
 // data shards first and the parity shards only when they are needed: a
-// parity holder is asked for the first hedgeProbe bytes of its shard,
-// and for the rest once a gate opens; the gate opens when a data shard's fetch fails, when a data holder was slow
-// earlier in the retrieval, or when the data shards take longer than
-// hedgeFactor times what segments have taken (a hedged request, as in
-// Dean and Barroso, "The Tail at Scale", CACM 2013). The first k shards
-// that verify win either way. Reading all k+m at once, a retrieval moved
-// (k+m)/k times the file over the network and off the providers' disks;
-// with the gate it moves the k data shards and hedgeProbe bytes of each
-// parity shard.
+// parity holder is asked for the first hedgeProbe bytes of its shard, and
+// for the rest once a gate opens. The gate opens when a data shard's
+// fetch fails, when a data holder was slow earlier in the retrieval, or
+// when the data shards take longer than hedgeFactor times what segments
+// have taken (a hedged request, as in Dean and Barroso, "The Tail at
+// Scale", CACM 2013). The first k shards that verify win either way.
+// Reading all k+m at once, a retrieval moved (k+m)/k times the file over
+// the network and off the providers' disks; with the gate it moves the k
+// data shards and hedgeProbe bytes of each parity shard.
 const (
 	// hedgeFactor is how many times the usual time a segment's data
 	// shards take before the parity shards are read too.
