@@ -248,7 +248,10 @@ func (c *Client) Settle(ctx context.Context, epoch, epochSeconds uint64, audits 
 // endDeal signs an End of d, records it in this node's ledger, whose
 // rules check it first, and hands it to the provider p. A provider that
 // cannot be reached or refuses is logged: the End stands in this node's
-// ledger.
+// ledger. A failed End goes after the run of penalties it stands on,
+// sent again: a provider that was away for some of them would refuse the
+// End without them, and takes each one it lacks (one it has is refused as
+// a duplicate, which changes nothing).
 func (c *Client) endDeal(ctx context.Context, p dsn.PeerID, d *ledger.Deal, at uint64, reason ledger.EndReason) error {
 	b := c.opts.Book
 	e, err := b.EndDeal(d, at, reason)
@@ -257,6 +260,13 @@ func (c *Client) endDeal(ctx context.Context, p dsn.PeerID, d *ledger.Deal, at u
 	}
 	if err := b.Record(ctx, e); err != nil {
 		return fmt.Errorf("end deal of shard %s (%s): %w", d.Shard.Short(), reason, err)
+	}
+	if info, ok := b.Info(d); ok && reason == ledger.EndFailed {
+		for _, pen := range info.Run {
+			if err := ledgerproto.Submit(ctx, c.t, p, pen); err != nil {
+				c.log.Debug("penalty sent again before a failed end not taken", "provider", p, "shard", d.Shard.Short(), "epoch", pen.Epoch, "err", err)
+			}
+		}
 	}
 	if err := ledgerproto.Submit(ctx, c.t, p, e); err != nil {
 		c.log.Warn("deal end not delivered", "provider", p, "shard", d.Shard.Short(), "reason", reason, "err", err)

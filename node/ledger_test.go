@@ -271,3 +271,54 @@ func TestLedgerDealFailsRenewsExpires(t *testing.T) {
 		t.Errorf("client's ledger ends %d deals, want %d", ended, want)
 	}
 }
+
+// A provider away for the first penalties of a failing deal still gets the
+// End when it is back: the client sends the deal's run of penalties again
+// before the End, so the provider's ledger, whose rules want the run
+// before a forfeit, takes both. Both ledgers then agree and verify.
+func TestFailedEndReachesAProviderThatMissedPenalties(t *testing.T) {
+	l := startLedgerNet(t, 6, false)
+	ctx := ctxT(t)
+	res := storeBytes(t, l, testData(1<<20+9, 6), StoreOptions{K: 4, M: 2})
+	audits, err := l.Client.AuditFile(ctx, res.Manifest, SchemeCompact, []byte("epoch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const day = 86400
+	epoch := uint64(time.Now().Unix())/day + 1
+	if n, err := l.Client.Settle(ctx, epoch, day, audits); err != nil || n != len(audits) {
+		t.Fatalf("Settle(all pass) = %d, %v; want %d", n, err, len(audits))
+	}
+	bad := audits[0]
+	bad.Outcome, bad.Reason = auditproto.Missed, nil
+	prov := l.Provider(bad.Provider)
+	// Away for all but the last of the run.
+	l.Net.Kill(bad.Provider)
+	for i := range uint64(market.MaxConsecutiveFailures) {
+		if i == market.MaxConsecutiveFailures-1 {
+			l.Net.Revive(bad.Provider)
+		}
+		if _, err := l.Client.Settle(ctx, epoch+1+i, day, []ShardAudit{bad}); err != nil {
+			t.Fatalf("Settle(miss %d) = %v", i+1, err)
+		}
+	}
+	d, ok := l.ClientBook.Deal(bad.Provider, bad.ID)
+	if !ok {
+		t.Fatal("the client has no deal with the failing provider")
+	}
+	for name, log := range map[string]*ledger.Log{"client": l.ClientBook.Log(), "provider": prov.Book.Log()} {
+		end := lastEnd(t, log)
+		if end == nil || end.Reason != ledger.EndFailed || end.Forfeit != d.Collateral || end.Shard != bad.ID {
+			t.Errorf("%s's ledger: last End = %+v; want the failed deal's, forfeiting %d", name, end, d.Collateral)
+		}
+		if _, err := log.Verify(ctx); err != nil {
+			t.Errorf("%s's ledger does not verify: %v", name, err)
+		}
+	}
+	mine := account(t, prov.Book.Log(), prov.Book.Self())
+	theirs := account(t, l.ClientBook.Log(), prov.Book.Self())
+	if mine.Penalties != theirs.Penalties || mine.Forfeits != theirs.Forfeits {
+		t.Errorf("provider's ledger: penalties %d, forfeits %d; client's ledger: %d, %d; want them equal",
+			mine.Penalties, mine.Forfeits, theirs.Penalties, theirs.Forfeits)
+	}
+}

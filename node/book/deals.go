@@ -2,6 +2,7 @@ package book
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/dsn-project/dsn"
@@ -19,6 +20,10 @@ type DealInfo struct {
 	State market.DealState
 	// End is the entry that ended the deal; nil while it runs.
 	End *ledger.End
+	// Run is the penalties logged since the deal's last credit, the
+	// last ledger.MaxConsecutiveFailures of them in log order: what an
+	// End of reason failed stands on.
+	Run []*ledger.Penalty
 }
 
 // Live reports whether the deal can still earn: not ended, and in a
@@ -30,9 +35,12 @@ type tracked struct {
 	deal  *ledger.Deal
 	state market.DealState
 	end   *ledger.End
+	run   []*ledger.Penalty
 }
 
-func (t *tracked) info() DealInfo { return DealInfo{Deal: t.deal, State: t.state, End: t.end} }
+func (t *tracked) info() DealInfo {
+	return DealInfo{Deal: t.deal, State: t.state, End: t.end, Run: slices.Clone(t.run)}
+}
 
 // fold moves t's state by event e. Events a state does not take (a
 // renewal of a deal never proven, an audit of a deal already failed)
@@ -64,6 +72,7 @@ func (b *Book) track(e ledger.Entry) {
 	case *ledger.Credit:
 		if t := b.covering(dealKey{e.Shard, e.Client, e.Provider}, e.Epoch*e.EpochSeconds, (e.Epoch+1)*e.EpochSeconds); t != nil {
 			t.fold(market.EventPass)
+			t.run = nil
 		}
 	case *ledger.Penalty:
 		if t := b.covering(dealKey{e.Shard, e.Client, e.Provider}, e.Epoch*e.EpochSeconds, (e.Epoch+1)*e.EpochSeconds); t != nil {
@@ -72,6 +81,10 @@ func (b *Book) track(e ledger.Entry) {
 				ev = market.EventMiss
 			}
 			t.fold(ev)
+			if len(t.run) == ledger.MaxConsecutiveFailures {
+				t.run = t.run[1:]
+			}
+			t.run = append(t.run, e)
 		}
 	case *ledger.End:
 		for _, t := range b.tracks[dealKey{e.Shard, e.Client, e.Provider}] {

@@ -37,7 +37,7 @@ func wantState(t *testing.T, b *Book, d *ledger.Deal, want market.DealStatus) De
 }
 
 // A deal's life read off the books: accepted, active after its first
-// credit, failed after three penalties in a row, ended with its
+// credit, failed after three penalties in a row (the run it keeps), ended with its
 // collateral forfeited in both books, and the state rebuilt on reopen.
 func TestDealLifeInBooks(t *testing.T) {
 	const size = 1 << 30
@@ -51,12 +51,28 @@ func TestDealLifeInBooks(t *testing.T) {
 		wantState(t, b, d, market.DealAccepted)
 	}
 	next := d.Start/hourSecs + 1
+	// A penalty, then a credit: the credit ends the run.
+	settle(t, c, p, d, next, false)
+	if info := wantState(t, c.book, d, market.DealAccepted); len(info.Run) != 1 {
+		t.Errorf("after one penalty, Info(deal).Run has %d, want 1", len(info.Run))
+	}
+	next++
 	settle(t, c, p, d, next, true)
-	wantState(t, p.book, d, market.DealActive)
+	if info := wantState(t, p.book, d, market.DealActive); len(info.Run) != 0 {
+		t.Errorf("after a credit, Info(deal).Run has %d, want none", len(info.Run))
+	}
 	for i := range uint64(market.MaxConsecutiveFailures) {
 		settle(t, c, p, d, next+1+i, false)
 	}
-	wantState(t, c.book, d, market.DealFailed)
+	info := wantState(t, c.book, d, market.DealFailed)
+	if len(info.Run) != ledger.MaxConsecutiveFailures {
+		t.Fatalf("after %d penalties, Info(deal).Run has %d", market.MaxConsecutiveFailures, len(info.Run))
+	}
+	for i, pen := range info.Run {
+		if pen.Epoch != next+1+uint64(i) {
+			t.Errorf("Info(deal).Run[%d] is of epoch %d, want %d", i, pen.Epoch, next+1+uint64(i))
+		}
+	}
 	e, err := c.book.EndDeal(d, (next+1+market.MaxConsecutiveFailures)*hourSecs, ledger.EndFailed)
 	if err != nil {
 		t.Fatal(err)
