@@ -168,6 +168,21 @@ func lastEnd(t *testing.T, log *ledger.Log) *ledger.End {
 	return nil
 }
 
+// wantFailedEnd checks that the last End in each of logs is the failed
+// End of d, forfeiting its collateral, and that each log verifies.
+func wantFailedEnd(t *testing.T, d *ledger.Deal, logs map[string]*ledger.Log) {
+	t.Helper()
+	for name, log := range logs {
+		end := lastEnd(t, log)
+		if end == nil || end.Reason != ledger.EndFailed || end.Forfeit != d.Collateral || end.Shard != d.Shard {
+			t.Errorf("%s's ledger: last End = %+v; want the failed deal's, forfeiting %d", name, end, d.Collateral)
+		}
+		if _, err := log.Verify(ctxT(t)); err != nil {
+			t.Errorf("%s's ledger does not verify: %v", name, err)
+		}
+	}
+}
+
 // A provider that misses three audits in a row loses its collateral to
 // the client: both ledgers hold the End with the forfeit, verify, and
 // agree on what was paid. Renewal and expiry then run on the other deals.
@@ -206,15 +221,7 @@ func TestLedgerDealFailsRenewsExpires(t *testing.T) {
 	if !ok || d.Collateral == 0 {
 		t.Fatalf("client's deal with the failing provider = %+v, %v; want one with collateral", d, ok)
 	}
-	for name, log := range map[string]*ledger.Log{"client": l.ClientBook.Log(), "provider": prov.Book.Log()} {
-		end := lastEnd(t, log)
-		if end == nil || end.Reason != ledger.EndFailed || end.Forfeit != d.Collateral || end.Shard != bad.ID {
-			t.Errorf("%s's ledger: last End = %+v; want the failed deal's, forfeiting %d", name, end, d.Collateral)
-		}
-		if _, err := log.Verify(ctx); err != nil {
-			t.Errorf("%s's ledger does not verify: %v", name, err)
-		}
-	}
+	wantFailedEnd(t, d, map[string]*ledger.Log{"client": l.ClientBook.Log(), "provider": prov.Book.Log()})
 	mine := account(t, prov.Book.Log(), prov.Book.Self())
 	theirs := account(t, l.ClientBook.Log(), prov.Book.Self())
 	client := account(t, prov.Book.Log(), l.ClientBook.Self())
@@ -306,15 +313,7 @@ func TestFailedEndReachesAProviderThatMissedPenalties(t *testing.T) {
 	if !ok {
 		t.Fatal("the client has no deal with the failing provider")
 	}
-	for name, log := range map[string]*ledger.Log{"client": l.ClientBook.Log(), "provider": prov.Book.Log()} {
-		end := lastEnd(t, log)
-		if end == nil || end.Reason != ledger.EndFailed || end.Forfeit != d.Collateral || end.Shard != bad.ID {
-			t.Errorf("%s's ledger: last End = %+v; want the failed deal's, forfeiting %d", name, end, d.Collateral)
-		}
-		if _, err := log.Verify(ctx); err != nil {
-			t.Errorf("%s's ledger does not verify: %v", name, err)
-		}
-	}
+	wantFailedEnd(t, d, map[string]*ledger.Log{"client": l.ClientBook.Log(), "provider": prov.Book.Log()})
 	mine := account(t, prov.Book.Log(), prov.Book.Self())
 	theirs := account(t, l.ClientBook.Log(), prov.Book.Self())
 	if mine.Penalties != theirs.Penalties || mine.Forfeits != theirs.Forfeits {
