@@ -3,6 +3,7 @@ package directio
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"syscall"
@@ -73,7 +74,7 @@ func (w *Writer) run() {
 	var err error
 	for b := range w.full {
 		if err == nil {
-			if err = w.write(b); err != nil {
+			if _, _, err = Write(w.f, b, &w.direct); err != nil {
 				w.mu.Lock()
 				w.err = err
 				w.mu.Unlock()
@@ -86,30 +87,39 @@ func (w *Writer) run() {
 	w.done <- err
 }
 
-// write writes b: its aligned part directly, the rest (only ever at the
-// end of the file) after turning O_DIRECT off.
-func (w *Writer) write(b []byte) error {
-	if w.direct {
+// File is what Write needs of an open file.
+type File interface {
+	io.Writer
+	Fd() uintptr
+}
+
+// Write writes b at f's offset. While *direct is true, f has O_DIRECT on
+// and b's memory is aligned: the aligned part of b goes directly, and the
+// rest (only ever at the end of a file) after turning O_DIRECT off, which
+// clears *direct. A file system that took the flag but refuses the write
+// (EINVAL) gets what is left through the page cache, and refused is that
+// refusal, for the caller to stop asking for direct writes.
+func Write(f File, b []byte, direct *bool) (n int, refused, err error) {
+	if *direct {
 		aligned := len(b) &^ (Align - 1)
 		if aligned > 0 {
-			n, err := w.f.Write(b[:aligned])
+			n, err = f.Write(b[:aligned])
 			if err != nil && !errors.Is(err, syscall.EINVAL) {
-				return err
+				return n, nil, err
 			}
-			// On EINVAL the file system took the flag but not the
-			// write: what is left goes through the page cache.
+			refused = err
 			b = b[n:]
 		}
 		if len(b) == 0 {
-			return nil
+			return n, refused, nil
 		}
-		if err := Set(w.f.Fd(), false); err != nil {
-			return fmt.Errorf("leave direct I/O: %w", err)
+		if err := Set(f.Fd(), false); err != nil {
+			return n, refused, fmt.Errorf("leave direct I/O: %w", err)
 		}
-		w.direct = false
+		*direct = false
 	}
-	_, err := w.f.Write(b)
-	return err
+	m, err := f.Write(b)
+	return n + m, refused, err
 }
 
 func (w *Writer) failed() error {

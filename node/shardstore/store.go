@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -574,34 +573,17 @@ func (w *chunkWriter) write(b []byte, written, queued *int64) error {
 	return nil
 }
 
-// writeDirect writes b with O_DIRECT. Every chunk but a shard's last is a
-// whole buffer, a multiple of directio.Align; the unaligned end of the last
-// one is written after turning O_DIRECT off. A file system that accepts
-// the flag but refuses the write (EINVAL) gets the bytes written through
-// the page cache instead, and no more direct writes.
+// writeDirect writes b with O_DIRECT (directio.Write). Every chunk but a
+// shard's last is a whole buffer, a multiple of directio.Align. A file
+// system that accepts the flag but refuses the write gets the bytes
+// written through the page cache instead, and no more direct writes.
 func (w *chunkWriter) writeDirect(b []byte, written *int64) error {
-	aligned := len(b) &^ (directio.Align - 1)
-	if aligned > 0 {
-		n, err := w.f.Write(b[:aligned])
-		*written += int64(n)
-		if err != nil && !errors.Is(err, syscall.EINVAL) {
-			return fmt.Errorf("write temp file: %w", err)
-		}
-		if err != nil {
-			w.s.directIO.Store(false)
-			w.s.log.Info("direct write refused; shards are written through the page cache", "err", err)
-			aligned = n
-		}
-	}
-	if aligned == len(b) {
-		return nil
-	}
-	if err := directio.Set(w.f.Fd(), false); err != nil {
-		return fmt.Errorf("write temp file: leave direct I/O: %w", err)
-	}
-	w.direct = false
-	n, err := w.f.Write(b[aligned:])
+	n, refused, err := directio.Write(w.f, b, &w.direct)
 	*written += int64(n)
+	if refused != nil {
+		w.s.directIO.Store(false)
+		w.s.log.Info("direct write refused; shards are written through the page cache", "err", refused)
+	}
 	if err != nil {
 		return fmt.Errorf("write temp file: %w", err)
 	}
