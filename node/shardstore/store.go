@@ -438,57 +438,12 @@ func (s *Store) writeTemp(ctx context.Context, id dsn.ShardID, size int64, r io.
 func verifier(id dsn.ShardID, size int64, r io.Reader, builders []SidecarBuilder) io.Reader {
 	for _, b := range builders {
 		if h, ok := b.(HashingBuilder); ok {
-			return &builderVerifier{id: id, size: size, left: size, r: r, h: h}
+			// The receive loop feeds every byte it gets to the builders
+			// before its next Read, so they have seen them all by then.
+			return dsn.VerifyHashedReader(id, size, r, h.Root)
 		}
 	}
 	return dsn.VerifyReader(id, size, r)
-}
-
-// builderVerifier is dsn.VerifyReader with the hash taken from a
-// HashingBuilder. The receive loop feeds every byte it returns to the
-// builders before the next Read, so at the end the builder has seen them
-// all.
-type builderVerifier struct {
-	id   dsn.ShardID
-	size int64
-	left int64
-	r    io.Reader
-	h    HashingBuilder
-	err  error
-}
-
-func (v *builderVerifier) Read(p []byte) (int, error) {
-	if v.err != nil {
-		return 0, v.err
-	}
-	if v.left == 0 {
-		v.err = v.finish()
-		return 0, v.err
-	}
-	if int64(len(p)) > v.left {
-		p = p[:v.left]
-	}
-	n, err := v.r.Read(p)
-	v.left -= int64(n)
-	switch {
-	case err == io.EOF && v.left > 0:
-		v.err = fmt.Errorf("shard %s: got %d of %d bytes: %w", v.id.Short(), v.size-v.left, v.size, dsn.ErrShardSize)
-		return n, v.err
-	case err == io.EOF:
-		// The last bytes are not yet with the builder: report the end on
-		// the next call, after the loop has fed them.
-		return n, nil
-	case err != nil:
-		v.err = err
-	}
-	return n, err
-}
-
-func (v *builderVerifier) finish() error {
-	if got := v.h.Root(); got != v.id {
-		return fmt.Errorf("shard %s: bytes hash to %s: %w", v.id.Short(), got.Short(), dsn.ErrCorruptShard)
-	}
-	return io.EOF
 }
 
 // chunkWriter writes the chunks of one receive to its temp file on its own
