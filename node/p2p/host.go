@@ -333,7 +333,7 @@ func (h *Host) Connect(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("connect %q: %w: %v", addr, ErrBadAddr, err)
 	}
-	if err := h.h.Connect(ctx, *ai); err != nil {
+	if err := h.dial(ctx, *ai); err != nil {
 		return fmt.Errorf("connect %s: %w: %w", addr, dsn.ErrUnreachable, err)
 	}
 	return nil

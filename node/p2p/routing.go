@@ -214,13 +214,7 @@ func (h *Host) connectAll(ctx context.Context, kind string, ps []peer.AddrInfo) 
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 			defer cancel()
-			// A bootstrap peer that refused a moment ago (it was still
-			// starting) is worth dialling again now: the swarm's dial
-			// backoff would refuse without trying for up to minutes.
-			if sw, ok := h.h.Network().(*swarm.Swarm); ok {
-				sw.Backoff().Clear(ai.ID)
-			}
-			err := h.h.Connect(dctx, ai)
+			err := h.dial(dctx, ai)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -287,4 +281,16 @@ func (h *Host) SavePeers() error {
 		return fmt.Errorf("save peers: %w", err)
 	}
 	return nil
+}
+
+// dial connects to ai, dialling it even if a recent dial failed. A peer
+// asked for by name (a bootstrap peer, an address given to Connect) that
+// refused a moment ago, because it was still starting or a simultaneous
+// dial lost, is worth trying now: the swarm's dial backoff, meant for the
+// DHT's own dials, would refuse without trying for up to minutes.
+func (h *Host) dial(ctx context.Context, ai peer.AddrInfo) error {
+	if sw, ok := h.h.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(ai.ID)
+	}
+	return h.h.Connect(ctx, ai)
 }
