@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/internal/varint"
@@ -26,6 +28,15 @@ const (
 	// MaxVersionRecordSize bounds an encoded version record: header, two
 	// digests, a sequence number, a public key and a signature.
 	MaxVersionRecordSize = versionHeader + 2*dsn.ShardIDSize + binary.MaxVarintLen64 + ed25519.PublicKeySize + ed25519.SignatureSize
+	// MaxVersionLead bounds how far a record's sequence number, a time in
+	// Unix milliseconds, may be ahead of the clock of the peer that checks
+	// it. The owner and every holder of the repair capability sign with
+	// the same updater key, so without a bound a capability holder could
+	// publish the largest sequence number and no later version, the
+	// owner's included, could ever supersede it. With it, a record signed
+	// at the bound is overtaken by writers using their own clocks within
+	// MaxVersionLead; clocks off by more than that refuse honest records.
+	MaxVersionLead = time.Hour
 )
 
 var (
@@ -34,6 +45,10 @@ var (
 	// version record, or a record stored under a key it does not belong
 	// to.
 	ErrVersionRecord = errors.New("bad manifest version record")
+	// ErrVersionAhead is returned, beside ErrVersionRecord, for a record
+	// whose sequence number is more than MaxVersionLead ahead of the
+	// checker's clock.
+	ErrVersionAhead = errors.New("sequence number ahead of the clock")
 )
 
 // VersionRecord says that the file whose original manifest is Original is
@@ -200,21 +215,60 @@ func (v *VersionRecord) Newer(o *VersionRecord) bool {
 	return bytes.Compare(a, b) > 0
 }
 
+// SeqAt returns the sequence number a writer uses at time t when it has
+// seen no newer record: t in Unix milliseconds, at least 1.
+func SeqAt(t time.Time) uint64 { return uint64(max(t.UnixMilli(), 1)) }
+
+// NextSeq returns the sequence number of a record written at now after
+// newest (0: none seen): SeqAt(now), or newest+1 when that is not above
+// newest. It fails with ErrVersionAhead when newest is so far ahead of now
+// that the record would be refused; the error says when it would not be.
+func NextSeq(newest uint64, now time.Time) (uint64, error) {
+	if limit := SeqAt(now.Add(MaxVersionLead)); newest >= limit {
+		return 0, badRecord("%w: the newest record's sequence number %d is %v ahead of this clock; a newer one can be published in %v",
+			ErrVersionAhead, newest, millis(newest-SeqAt(now)), millis(newest-limit+1))
+	}
+	return max(SeqAt(now), newest+1), nil
+}
+
+// millis returns n milliseconds as a Duration, the largest Duration if it
+// has no room for them.
+func millis(n uint64) time.Duration {
+	if n > uint64(math.MaxInt64/time.Millisecond) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
 // VersionValidator checks version records where they are stored, the way
 // IPNS records are checked: it has the method set of the libp2p record
-// validator, so a DHT can keep only records whose signature holds and
-// whose key matches, and keep the newest of several.
-type VersionValidator struct{}
+// validator, so a DHT can keep only records whose signature holds, whose
+// key matches and whose sequence number is not ahead of the clock by more
+// than MaxVersionLead, and keep the newest of several.
+type VersionValidator struct {
+	// Now is the clock sequence numbers are checked against (nil:
+	// time.Now).
+	Now func() time.Time
+}
 
 // Validate checks that value is a well-formed record, signed by the key
-// that key names, for the original manifest that key names.
-func (VersionValidator) Validate(key string, value []byte) error {
+// that key names, for the original manifest that key names, and not ahead
+// of the validator's clock by more than MaxVersionLead.
+func (vv VersionValidator) Validate(key string, value []byte) error {
 	v, err := ParseVersionRecord(value)
 	if err != nil {
 		return err
 	}
 	if v.Key() != key {
 		return badRecord("record for manifest %s and updater %x stored under another key", v.Original, v.Updater[:8])
+	}
+	now := time.Now
+	if vv.Now != nil {
+		now = vv.Now
+	}
+	if t := now(); v.Seq > SeqAt(t.Add(MaxVersionLead)) {
+		return badRecord("%w: sequence number %d is %v ahead of this peer's clock, more than %v",
+			ErrVersionAhead, v.Seq, millis(v.Seq-SeqAt(t)), MaxVersionLead)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/seal"
@@ -45,12 +46,92 @@ func TestVersionRecordRoundTrip(t *testing.T) {
 		if *got != *v {
 			t.Errorf("ParseVersionRecord = %+v, want %+v", got, v)
 		}
-		if err := (VersionValidator{}).Validate(v.Key(), b); err != nil {
-			t.Errorf("Validate(own key) = %v", err)
-		}
+		checkLead(t, v, b)
 	}
 	if _, err := SignVersion(CID([]byte("o")), CID([]byte("n")), 0, key); !errors.Is(err, ErrVersionRecord) {
 		t.Errorf("SignVersion(seq 0) = %v, want ErrVersionRecord", err)
+	}
+}
+
+// checkLead checks that the validator takes the record v (encoded as b)
+// under its own key exactly when its sequence number is within
+// MaxVersionLead of the clock.
+func checkLead(t *testing.T, v *VersionRecord, b []byte) {
+	t.Helper()
+	now := time.Now()
+	err := VersionValidator{Now: func() time.Time { return now }}.Validate(v.Key(), b)
+	if ahead := v.Seq > SeqAt(now.Add(MaxVersionLead)); ahead {
+		if !errors.Is(err, ErrVersionAhead) || !errors.Is(err, ErrVersionRecord) {
+			t.Fatalf("Validate(own key, seq %d ahead of the clock) = %v, want ErrVersionAhead", v.Seq, err)
+		}
+	} else if err != nil {
+		t.Fatalf("Validate(own key, seq %d) = %v", v.Seq, err)
+	}
+}
+
+// The clock bounds sequence numbers: a record at most MaxVersionLead
+// ahead is taken, one a millisecond further is refused (and Select passes
+// over it), and it is taken once the clock has caught up.
+func TestVersionValidatorClock(t *testing.T) {
+	owner := testUpdater("owner")
+	now := time.UnixMilli(1_800_000_000_000)
+	clock := now
+	vv := VersionValidator{Now: func() time.Time { return clock }}
+	limit := SeqAt(now.Add(MaxVersionLead))
+	atLimit, bl := signed(t, limit, owner)
+	_, bf := signed(t, limit+1, owner)
+	_, bp := signed(t, SeqAt(now)-1000, owner)
+	key := atLimit.Key()
+	if err := vv.Validate(key, bl); err != nil {
+		t.Errorf("Validate(seq MaxVersionLead ahead) = %v", err)
+	}
+	err := vv.Validate(key, bf)
+	if !errors.Is(err, ErrVersionAhead) || !strings.Contains(err.Error(), "1h0m0.001s ahead") {
+		t.Errorf("Validate(seq 1 ms beyond MaxVersionLead) = %v, want ErrVersionAhead saying by how much", err)
+	}
+	if got, err := vv.Select(key, [][]byte{bf, bp}); err != nil || got != 1 {
+		t.Errorf("Select(ahead, past) = %d, %v, want 1", got, err)
+	}
+	clock = now.Add(time.Millisecond)
+	if err := vv.Validate(key, bf); err != nil {
+		t.Errorf("Validate(same record, the clock 1 ms later) = %v", err)
+	}
+	if got, err := vv.Select(key, [][]byte{bp, bf}); err != nil || got != 1 {
+		t.Errorf("Select(past, ahead) once the clock caught up = %d, %v, want 1", got, err)
+	}
+}
+
+func TestNextSeq(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	at := SeqAt(now)
+	lead := uint64(MaxVersionLead / time.Millisecond)
+	tests := []struct {
+		name   string
+		newest uint64
+		want   uint64
+	}{
+		{"no record", 0, at},
+		{"older record", at - 5, at},
+		{"record at the same millisecond", at, at + 1},
+		{"record ahead of the clock", at + 500, at + 501},
+		{"record just under the lead", at + lead - 1, at + lead},
+	}
+	for _, tt := range tests {
+		got, err := NextSeq(tt.newest, now)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: NextSeq(%d) = %d, %v, want %d", tt.name, tt.newest, got, err, tt.want)
+		}
+	}
+	// One more would be refused: say when it would not be.
+	_, err := NextSeq(at+lead+1000, now)
+	if !errors.Is(err, ErrVersionAhead) || !strings.Contains(err.Error(), "published in 1.001s") {
+		t.Errorf("NextSeq(record beyond the lead) = %v, want ErrVersionAhead saying how long to wait", err)
+	}
+	if _, err := NextSeq(1<<64-1, now); !errors.Is(err, ErrVersionAhead) {
+		t.Errorf("NextSeq(largest sequence number) = %v, want ErrVersionAhead", err)
+	}
+	if got := SeqAt(time.Unix(0, 0)); got != 1 {
+		t.Errorf("SeqAt(the epoch) = %d, want 1", got)
 	}
 }
 
@@ -253,9 +334,7 @@ func FuzzParseVersionRecord(f *testing.F) {
 		if !ed25519.Verify(v.Updater[:], v.signed(), v.Signature[:]) {
 			t.Fatal("accepted a record whose signature does not verify")
 		}
-		if err := (VersionValidator{}).Validate(v.Key(), b); err != nil {
-			t.Fatalf("Validate(own key) = %v for an accepted record", err)
-		}
+		checkLead(t, v, b)
 	})
 }
 

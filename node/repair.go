@@ -168,8 +168,11 @@ var (
 // with a sequence number above the newest it finds. The sequence number is
 // the time in milliseconds, or one more than the newest record's, so that
 // a writer that could not see the newest record still most likely
-// supersedes it. The caller is trusted to pass a manifest with the
-// original's content: readers check that, and ignore a version that fails.
+// supersedes it; it fails with manifest.ErrVersionAhead, saying how long
+// to wait, when the newest record is at the bound of how far a sequence
+// number may run ahead of the clock. The caller is trusted to pass a
+// manifest with the original's content: readers check that, and ignore a
+// version that fails.
 func (c *Client) PublishVersion(ctx context.Context, rc manifest.RepairCap, m *manifest.Manifest) (*manifest.VersionRecord, error) {
 	if c.records == nil {
 		return nil, fmt.Errorf("publish version of %s: %w", rc.Manifest, ErrNoRecordStore)
@@ -178,8 +181,15 @@ func (c *Client) PublishVersion(ctx context.Context, rc manifest.RepairCap, m *m
 	if !bytes.Equal(updater.Public().(ed25519.PublicKey), m.Updater[:]) {
 		return nil, fmt.Errorf("publish version of %s: %w", rc.Manifest, ErrWrongCap)
 	}
+	var newest uint64
+	if cur := c.latestVersion(ctx, rc.Manifest, m.Updater, nil); cur != nil {
+		newest = cur.Seq
+	}
+	seq, err := manifest.NextSeq(newest, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("publish version of %s: %w", rc.Manifest, err)
+	}
 	var blob []byte
-	var err error
 	if m.Public() {
 		blob, err = manifest.Public(m)
 	} else {
@@ -191,10 +201,6 @@ func (c *Client) PublishVersion(ctx context.Context, rc manifest.RepairCap, m *m
 	next := manifest.CID(blob)
 	if err := c.putManifest(ctx, manifest.Reference{Manifest: next}, blob, m.M); err != nil {
 		return nil, fmt.Errorf("publish version of %s: %w", rc.Manifest, err)
-	}
-	seq := uint64(max(time.Now().UnixMilli(), 1))
-	if cur := c.latestVersion(ctx, rc.Manifest, m.Updater, nil); cur != nil && cur.Seq >= seq {
-		seq = cur.Seq + 1
 	}
 	rec, err := manifest.SignVersion(rc.Manifest, next, seq, updater)
 	if err != nil {

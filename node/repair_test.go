@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -355,6 +356,30 @@ func TestForgedVersionsAreIgnored(t *testing.T) {
 	put(b1)
 	check("replayed first version", v2, "")
 
+	// A version signed with the real capability and the largest sequence
+	// number, which would otherwise win over every later version: refused
+	// as ahead of the clock, and the owner's next version supersedes the
+	// second as if it were not there.
+	pinned, err := manifest.SignVersion(ref.Manifest, manifest.CID(blob), math.MaxUint64, rc.Key.UpdaterKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := pinned.MarshalBinary()
+	put(pb)
+	check("version far ahead of the clock", v2, "ahead of this peer's clock")
+	v3 := moved(0) // differs from both: hints moved in both segments
+	sh := slices.Clone(v3.Segments[1].Shards)
+	sh[2].Provider, sh[3].Provider = sh[3].Provider, sh[2].Provider
+	v3.Segments[1].Shards = sh
+	r3, err := l.Client.PublishVersion(ctx, rc, v3)
+	if err != nil {
+		t.Fatalf("PublishVersion after a pinned version: %v", err)
+	}
+	if r3.Seq <= r2.Seq {
+		t.Fatalf("third version has sequence number %d, second %d", r3.Seq, r2.Seq)
+	}
+	check("version after a pinned one", v3, "")
+
 	// A capability of another file cannot publish for this one.
 	other := seal.ManifestKey{9}
 	if _, err := l.Client.PublishVersion(ctx, manifest.RepairCap{Manifest: ref.Manifest, Key: other}, v1); !errors.Is(err, ErrWrongCap) {
@@ -363,9 +388,9 @@ func TestForgedVersionsAreIgnored(t *testing.T) {
 
 	// Republishing keeps the newest, whatever the caller kept.
 	got, err := l.Client.RepublishVersion(ctx, ref.Manifest, orig.Updater, b1)
-	b2, _ := r2.MarshalBinary()
-	if err != nil || !bytes.Equal(got, b2) {
-		t.Errorf("RepublishVersion(kept the first) = %v, want the second", err)
+	b3, _ := r3.MarshalBinary()
+	if err != nil || !bytes.Equal(got, b3) {
+		t.Errorf("RepublishVersion(kept the first) = %v, want the third", err)
 	}
 }
 

@@ -47,6 +47,7 @@ func TestRecordsThroughDHT(t *testing.T) {
 	// Refused where they are put.
 	_, thief := versionRecord(t, seal.ManifestKey{2}, "file", 9)
 	_, otherFile := versionRecord(t, owner, "other file", 9)
+	_, ahead := versionRecord(t, owner, "file", 1<<64-1)
 	forged := bytes.Clone(b2)
 	forged[len(forged)-1] ^= 1
 	for name, b := range map[string][]byte{
@@ -54,6 +55,9 @@ func TestRecordsThroughDHT(t *testing.T) {
 		"of another file":       otherFile,
 		"bad signature":         forged,
 		"malformed":             []byte("DSNV\x01junk"),
+		// Signed with the file's key, but a sequence number no later
+		// version could exceed.
+		"ahead of the clock": ahead,
 	} {
 		if err := hs[2].PutRecord(ctx, key, b); !errors.Is(err, manifest.ErrVersionRecord) {
 			t.Errorf("PutRecord(%s) = %v, want ErrVersionRecord", name, err)
