@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -24,27 +25,38 @@ type CollateralAsks interface {
 	CollateralPerGiB(p dsn.PeerID) (uint64, bool)
 }
 
+// askedTerms returns the terms of provider p's standing ask as far as the
+// Market tells them: its prices, and its collateral rate if the Market
+// says (else this node's own). ok is false without a Market or a standing
+// ask from p.
+func (c *Client) askedTerms(p dsn.PeerID) (pr book.Prices, ok bool) {
+	if c.opts.Market == nil {
+		return pr, false
+	}
+	pr.PerGiBMonth, pr.PerGiB, ok = c.opts.Market.Prices(p)
+	if !ok {
+		return pr, false
+	}
+	pr.CollateralPerGiB = c.opts.Book.Terms().CollateralPerGiB
+	if ca, isCA := c.opts.Market.(CollateralAsks); isCA {
+		if rate, has := ca.CollateralPerGiB(p); has {
+			pr.CollateralPerGiB = rate
+		}
+	}
+	return pr, true
+}
+
 // makeDeal proposes a deal for a shard provider p has just taken, on this
 // node's terms, and records the countersigned deal in this node's ledger.
 func (c *Client) makeDeal(ctx context.Context, p dsn.PeerID, id dsn.ShardID, size int64) error {
 	b := c.opts.Book
 	var d *ledger.Deal
 	var err error
-	if c.opts.Market != nil {
-		// At the provider's asking prices, which placement checked
-		// against the store's limit, and its collateral if the ask says.
-		if perMonth, perGiB, ok := c.opts.Market.Prices(p); ok {
-			if ca, isCA := c.opts.Market.(CollateralAsks); isCA {
-				if rate, ok := ca.CollateralPerGiB(p); ok {
-					d, err = b.NewDealWith(p, id, size, book.Prices{PerGiBMonth: perMonth, PerGiB: perGiB, CollateralPerGiB: rate})
-				}
-			}
-			if d == nil && err == nil {
-				d, err = b.NewDealAt(p, id, size, perMonth, perGiB)
-			}
-		}
-	}
-	if d == nil && err == nil {
+	if pr, ok := c.askedTerms(p); ok {
+		// At the provider's asking terms, which placement checked
+		// against the store's limit.
+		d, err = b.NewDealWith(p, id, size, pr)
+	} else {
 		d, err = b.NewDeal(p, id, size)
 	}
 	if err != nil {
@@ -284,8 +296,12 @@ type RenewOptions struct {
 	// Horizon: deals ending within it of now are renewed (0:
 	// DefaultRenewHorizon).
 	Horizon time.Duration
-	// Prices, if set, are the terms of every renewal (a new ask's); nil
-	// renews each deal on its own terms, collateral included.
+	// Prices, if set, are the terms of every renewal. Without them, a
+	// deal is renewed on the terms of its provider's standing ask when
+	// the client's Market has one (a provider that changed its prices
+	// refuses a renewal below them), provided the ask still passes the
+	// Market's Eligible; else on the deal's own terms, collateral
+	// included.
 	Prices *book.Prices
 	// Keep, if set, says whether a deal is worth renewing (its file is
 	// still wanted, its provider still trusted); nil renews every one
@@ -299,6 +315,11 @@ type Renewals struct {
 	Renewed int
 	// Refused counts renewals a provider refused or could not be asked.
 	Refused int
+	// Declined counts deals this client did not renew because their
+	// provider's standing ask no longer passes its Market's Eligible (a
+	// price above its limit, audits scoring too low); they are left to
+	// expire.
+	Declined int
 	// Expired counts deals past their End, not renewed, ended as expired.
 	Expired int
 	// Failed counts failed deals that had no End yet, ended as failed.
@@ -382,11 +403,22 @@ func (c *Client) RenewDeals(ctx context.Context, now time.Time, opts RenewOption
 	return out, errors.Join(errs...)
 }
 
-// renew proposes the renewal of d to its provider p and records it. It
-// returns the counter to add one to: Renewed, or Refused when p refuses
-// or cannot be reached. Callers hold no lock; counting is theirs.
+// renew proposes the renewal of d to its provider p and records it, on
+// the terms pr, else p's standing ask, else d's own (RenewOptions.Prices).
+// It returns the counter to add one to: Renewed, Refused when p refuses
+// or cannot be reached, or Declined when p's ask no longer fits. Callers
+// hold no lock; counting is theirs.
 func (c *Client) renew(ctx context.Context, p dsn.PeerID, d *ledger.Deal, pr *book.Prices, out *Renewals) (*int, error) {
 	b := c.opts.Book
+	if pr == nil {
+		if asked, ok := c.askedTerms(p); ok {
+			if err := c.opts.Market.Eligible(p, int64(min(d.Size, math.MaxInt64)), 0); err != nil {
+				c.log.Info("deal not renewed: its provider's ask no longer fits", "provider", p, "shard", d.Shard.Short(), "err", err)
+				return &out.Declined, nil
+			}
+			pr = &asked
+		}
+	}
 	var r *ledger.Deal
 	var err error
 	if pr != nil {

@@ -2,12 +2,17 @@ package node
 
 import (
 	"context"
+	"fmt"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/dsn-project/dsn"
 	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/market"
 	"github.com/dsn-project/dsn/node/auditproto"
+	"github.com/dsn-project/dsn/node/book"
 	"github.com/dsn-project/dsn/proofs/compact"
 )
 
@@ -319,5 +324,166 @@ func TestFailedEndReachesAProviderThatMissedPenalties(t *testing.T) {
 	if mine.Penalties != theirs.Penalties || mine.Forfeits != theirs.Forfeits {
 		t.Errorf("provider's ledger: penalties %d, forfeits %d; client's ledger: %d, %d; want them equal",
 			mine.Penalties, mine.Forfeits, theirs.Penalties, theirs.Forfeits)
+	}
+}
+
+// askMarket is a Market whose standing asks the test sets, with a price
+// limit per GiB-month (0: none).
+type askMarket struct {
+	mu    sync.Mutex
+	limit uint64
+	asks  map[dsn.PeerID]book.Prices
+}
+
+func (m *askMarket) ask(p dsn.PeerID) (book.Prices, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.asks[p]
+	return a, ok
+}
+
+func (m *askMarket) Eligible(p dsn.PeerID, size int64, maxPrice uint64) error {
+	if a, ok := m.ask(p); ok && m.limit != 0 && a.PerGiBMonth > m.limit {
+		return fmt.Errorf("%s asks %d per GiB-month, above the limit of %d", p, a.PerGiBMonth, m.limit)
+	}
+	return nil
+}
+
+func (m *askMarket) Prices(p dsn.PeerID) (uint64, uint64, bool) {
+	a, ok := m.ask(p)
+	return a.PerGiBMonth, a.PerGiB, ok
+}
+
+func (m *askMarket) CollateralPerGiB(p dsn.PeerID) (uint64, bool) {
+	a, ok := m.ask(p)
+	return a.CollateralPerGiB, ok
+}
+
+func (m *askMarket) Vetted(dsn.PeerID) bool { return true }
+
+// Renewals follow the providers' current asks: a provider that raised its
+// prices is renewed at them (it would refuse its old ones), one whose ask
+// went above the client's limit is not renewed, one that says it asks less
+// than it takes refuses, and one without a standing ask is renewed on the
+// deal's own terms. Both ledgers hold each renewal on the same terms.
+func TestRenewalsFollowAsks(t *testing.T) {
+	asks := &askMarket{limit: 4 * book.DefaultTerms.PricePerGiBMonth, asks: map[dsn.PeerID]book.Prices{}}
+	l, err := StartLocalNetwork(context.Background(), t.TempDir(), 6, LocalOptions{
+		Ledger: true,
+		Client: ClientOptions{ShardTimeout: 20 * time.Second, ProofKey: compact.NewKey([32]byte{3}), Market: asks},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	ctx := ctxT(t)
+	res := storeBytes(t, l, testData(1<<20+7, 6), StoreOptions{K: 4, M: 2})
+	audits, err := l.Client.AuditFile(ctx, res.Manifest, SchemeCompact, []byte("epoch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := l.Client.Settle(ctx, uint64(time.Now().Unix())/86400+1, 86400, audits); err != nil || n != len(audits) {
+		t.Fatalf("Settle(all pass) = %d, %v; want %d", n, err, len(audits))
+	}
+
+	def := book.DefaultTerms
+	raised := book.Prices{PerGiBMonth: 3 * def.PricePerGiBMonth, PerGiB: 2 * def.PricePerGiB, CollateralPerGiB: def.CollateralPerGiB / 2}
+	tooDear := book.Prices{PerGiBMonth: 5 * def.PricePerGiBMonth, PerGiB: def.PricePerGiB, CollateralPerGiB: def.CollateralPerGiB}
+	cheap := book.Prices{PerGiBMonth: def.PricePerGiBMonth / 2, PerGiB: def.PricePerGiB, CollateralPerGiB: def.CollateralPerGiB}
+	roles := map[dsn.PeerID]string{}
+	deals := map[string]int{}
+	for _, a := range audits {
+		if _, ok := roles[a.Provider]; !ok {
+			switch len(roles) {
+			case 0:
+				roles[a.Provider] = "raised"
+				asks.asks[a.Provider] = raised
+			case 1:
+				roles[a.Provider] = "too dear"
+				asks.asks[a.Provider] = tooDear
+			case 2:
+				roles[a.Provider] = "cheap"
+				asks.asks[a.Provider] = cheap
+			default:
+				roles[a.Provider] = "no ask"
+			}
+		}
+		deals[roles[a.Provider]]++
+	}
+	if len(deals) != 4 {
+		t.Fatalf("the file's shards are on %d providers, want at least 4", len(roles))
+	}
+
+	d, _ := l.ClientBook.Deal(audits[0].Provider, audits[0].ID)
+	end := time.Unix(int64(d.End), 0)
+	r, err := l.Client.RenewDeals(ctx, end.Add(-time.Hour), RenewOptions{})
+	want := Renewals{Renewed: deals["raised"] + deals["no ask"], Declined: deals["too dear"], Refused: deals["cheap"]}
+	if err != nil || r != want {
+		t.Fatalf("RenewDeals = %+v, %v; want %+v", r, err, want)
+	}
+
+	// Each renewal, in the client's ledger and its provider's, is on the
+	// terms the provider's role says.
+	books := map[dsn.PeerID]*book.Book{}
+	for _, p := range l.Providers {
+		books[p.ID] = p.Book
+	}
+	// renewals returns, from b's ledger, the deals with p for each shard
+	// that start at the End of another one, and that one.
+	renewals := func(b *book.Book, p dsn.PeerID) (renewed, old map[dsn.ShardID]*ledger.Deal) {
+		pk, _ := l.ClientBook.KeyOf(p)
+		type at struct {
+			shard dsn.ShardID
+			end   uint64
+		}
+		ending := map[at]*ledger.Deal{}
+		for _, i := range b.DealInfos() {
+			if i.Deal.Provider == pk {
+				ending[at{i.Deal.Shard, i.Deal.End}] = i.Deal
+			}
+		}
+		renewed, old = map[dsn.ShardID]*ledger.Deal{}, map[dsn.ShardID]*ledger.Deal{}
+		for _, i := range b.DealInfos() {
+			if prev := ending[at{i.Deal.Shard, i.Deal.Start}]; i.Deal.Provider == pk && prev != nil {
+				renewed[i.Deal.Shard], old[i.Deal.Shard] = i.Deal, prev
+			}
+		}
+		return renewed, old
+	}
+	for p, role := range roles {
+		mine, before := renewals(l.ClientBook, p)
+		theirs, _ := renewals(books[p], p)
+		var n int
+		for _, a := range audits {
+			if a.Provider == p {
+				n++
+			}
+		}
+		if role == "too dear" || role == "cheap" {
+			n = 0
+		}
+		if len(mine) != n || len(theirs) != n {
+			t.Errorf("%s provider: %d renewals in the client's ledger, %d in its own; want %d", role, len(mine), len(theirs), n)
+		}
+		for id, rd := range mine {
+			if td := theirs[id]; td == nil || !reflect.DeepEqual(td, rd) {
+				t.Errorf("%s provider: the ledgers disagree on the renewal of %s", role, id.Short())
+			}
+			old := before[id]
+			want := book.Prices{PerGiBMonth: old.PricePerGiBMonth, PerGiB: old.PricePerGiB}
+			collateral := old.Collateral
+			if role == "raised" {
+				want = raised
+				collateral = market.Collateral(rd.Size, raised.CollateralPerGiB)
+			}
+			if rd.PricePerGiBMonth != want.PerGiBMonth || rd.PricePerGiB != want.PerGiB || rd.Collateral != collateral {
+				t.Errorf("%s provider: renewal at %d/GiB-month, %d/GiB, collateral %d; want %d, %d, %d",
+					role, rd.PricePerGiBMonth, rd.PricePerGiB, rd.Collateral, want.PerGiBMonth, want.PerGiB, collateral)
+			}
+		}
 	}
 }

@@ -187,6 +187,6 @@ func (d *Daemon) renewDeals(ctx context.Context) {
 		return
 	}
 	if r != (node.Renewals{}) {
-		d.log.Info("deals looked after", "renewed", r.Renewed, "refused", r.Refused, "expired", r.Expired, "failed", r.Failed)
+		d.log.Info("deals looked after", "renewed", r.Renewed, "refused", r.Refused, "declined", r.Declined, "expired", r.Expired, "failed", r.Failed)
 	}
 }
