@@ -18,7 +18,8 @@ import (
 // Scale", CACM 2013). The first k shards that verify win either way.
 // Reading all k+m at once, a retrieval moved (k+m)/k times the file over
 // the network and off the providers' disks; with the gate it moves the k
-// data shards and hedgeProbe bytes of each parity shard.
+// data shards and hedgeProbe bytes of each parity shard. Repair reads the
+// same way, with the first k healthy shards in place of the data shards.
 const (
 	// hedgeFactor is how many times the usual time a segment's data
 	// shards take before the parity shards are read too.
@@ -50,9 +51,9 @@ type hedge struct {
 
 func newHedge() *hedge { return &hedge{slow: make(map[dsn.PeerID]int)} }
 
-// delay returns how long a segment whose data shards are held by holders
-// waits before reading its parity shards, and false if it should read
-// them at once: before any segment has been timed, or when one of the
+// delay returns how long a segment whose primary shards (those read at
+// once: a retrieval's data shards) are held by holders waits before
+// reading its other shards, and false if it should read them at once: before any segment has been timed, or when one of the
 // holders was slow or failed in its last slowSegments segments.
 func (h *hedge) delay(holders []dsn.PeerID) (time.Duration, bool) {
 	if h == nil {
@@ -77,8 +78,8 @@ func (h *hedge) delay(holders []dsn.PeerID) (time.Duration, bool) {
 	return min(max(hedgeFactor*h.est, hedgeMin), hedgeMax), true
 }
 
-// observe records that a segment's data shards all arrived in d without
-// the parity shards being read early.
+// observe records that a segment's primary shards all arrived in d
+// without the others being read early.
 func (h *hedge) observe(d time.Duration) {
 	if h == nil || d <= 0 {
 		return

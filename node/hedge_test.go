@@ -121,3 +121,36 @@ func TestRetrieveHedgesAroundAStalledHolder(t *testing.T) {
 		t.Fatal("the stalled holder was never asked; the test proves nothing")
 	}
 }
+
+// TestRepairReadsKShards repairs one lost shard in every segment over
+// libp2p (streams with flow control) and counts what the providers sent: a repair that read every shard left
+// made them send close to (k+m-1)/k = 1.25 times the file, and more when
+// the lost shard's holder still answers; reading the k healthy shards
+// first it is the file, a window of each other shard, and the first
+// segment read whole (before a segment has been timed).
+func TestRepairReadsKShards(t *testing.T) {
+	l := startLibp2pNet(t, 8)
+	data := testData(64<<20, 33)
+	res := storeBytes(t, l, data, StoreOptions{K: 4, M: 2, SegmentChunks: 8})
+	m := res.Manifest
+	lost := m.K + m.M - 1
+	// The lost shards' holders still answer, as a provider whose audits
+	// failed may: only the audits say the shards are gone.
+	healthy := func(_, j int) bool { return j != lost }
+	before := servedBytes(l)
+	out, done, err := l.Client.RepairFile(ctxT(t), m, healthy, 0)
+	if err != nil || len(done) != len(m.Segments) {
+		t.Fatalf("RepairFile = %d segments repaired, %v; want all %d", len(done), err, len(m.Segments))
+	}
+	for _, r := range done {
+		if len(r.Rebuilt) != 1 || r.Rebuilt[0] != lost || out.Segments[r.Segment].Shards[lost].Provider == "" {
+			t.Fatalf("segment %d: rebuilt %v on %v; want shard %d placed", r.Segment, r.Rebuilt, r.Placed, lost)
+		}
+	}
+	served := servedBytes(l) - before
+	ratio := float64(served) / float64(len(data))
+	t.Logf("providers sent %.3f times the file's size for the repair", ratio)
+	if ratio > 1.2 {
+		t.Errorf("providers sent %.2f times the file (%d bytes for %d); want close to 1", ratio, served, len(data))
+	}
+}

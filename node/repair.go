@@ -34,8 +34,8 @@ func RepairThreshold(k, m int) int { return min(k+1, k+m) }
 
 // RepairFile rebuilds the lost shards of every segment of m whose healthy
 // shards (as healthy says, from audits) have fallen to threshold or below
-// (0: RepairThreshold): it fetches any k shards of the segment, verified
-// as a retrieval does, decodes and re-encodes the segment, checks each
+// (0: RepairThreshold): it fetches k shards of the segment, healthy ones
+// first, verified as a retrieval does, decodes and re-encodes the segment, checks each
 // rebuilt shard against its ID in the manifest, and places it on a new
 // provider by the placement rule, apart from the segment's remaining
 // holders, with tags and a deal as in a store. Rebuilt shards have the
@@ -59,6 +59,7 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 	copy(out.Segments, m.Segments)
 	var done []SegmentRepair
 	var errs []error
+	h := newHedge()
 	for i, seg := range m.Segments {
 		keep := make([]dsn.PeerID, len(seg.Shards))
 		good := 0
@@ -71,7 +72,7 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 		if good > threshold || good == len(seg.Shards) {
 			continue
 		}
-		r, newSeg, err := c.repairSegment(ctx, m, code, i, keep)
+		r, newSeg, err := c.repairSegment(ctx, m, code, i, keep, h)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("repair segment %d (%d of %d healthy): %w", i, good, len(seg.Shards), err))
 		}
@@ -87,12 +88,23 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 	return &out, done, errors.Join(errs...)
 }
 
-func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *erasure.Code, i int, keep []dsn.PeerID) (SegmentRepair, manifest.Segment, error) {
+// repairSegment rebuilds the shards of segment i that keep leaves without
+// a provider. It reads the first k healthy shards, and the others (the
+// unhealthy ones' holders may still answer) only when one of those fails
+// or is slow, as a retrieval does with parity (see hedge): a repair moves
+// k shards, not every one the segment has left.
+func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *erasure.Code, i int, keep []dsn.PeerID, h *hedge) (SegmentRepair, manifest.Segment, error) {
 	r := SegmentRepair{Segment: i}
 	seg := m.Segments[i]
 	segLen, shardSize := m.SegmentLen(i), m.ShardSize(i)
 	shardBuf := make([]byte, int64(len(seg.Shards))*shardSize)
-	data, err := c.fetchSegment(ctx, m, code, i, shardBuf, nil, nil)
+	primary := make([]int, 0, m.K)
+	for j, p := range keep {
+		if p != "" && len(primary) < m.K {
+			primary = append(primary, j)
+		}
+	}
+	data, err := c.fetchSegment(ctx, m, code, i, shardBuf, nil, h, primary)
 	if err != nil {
 		return r, seg, err
 	}

@@ -316,13 +316,28 @@ type fetchedSegment struct {
 
 // fetchSegment fetches shards of segment i from all their holders at once,
 // keeps the first k that verify, cancels the rest and decodes. With a
-// hedge, the parity shards are asked for at once but read only when
-// needed (see hedge).
-func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code *erasure.Code, i int, shardBuf, dst []byte, h *hedge) ([]byte, error) {
+// hedge, only the shards primary lists (nil: the k data shards) are read
+// at once; the others are asked for at once but read only when needed
+// (see hedge).
+func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code *erasure.Code, i int, shardBuf, dst []byte, h *hedge, primary []int) ([]byte, error) {
 	segLen, shardSize := m.SegmentLen(i), m.ShardSize(i)
 	seg := m.Segments[i]
 	n := len(seg.Shards)
 	shards := make([][]byte, n)
+	if primary == nil {
+		primary = make([]int, min(m.K, n))
+		for j := range primary {
+			primary[j] = j
+		}
+	}
+	// rank[j] is shard j's place in primary, -1 for a gated shard.
+	rank := make([]int, n)
+	for j := range rank {
+		rank[j] = -1
+	}
+	for r, j := range primary {
+		rank[j] = r
+	}
 
 	ctx, cancel := context.WithCancel(parent)
 	type result struct {
@@ -331,29 +346,30 @@ func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code
 	}
 	results := make(chan result, n)
 
-	// The parity gate. hedged records why it opened early: a failure or
-	// the timer, after which this segment's time says nothing of the
-	// usual one, and the data holders not done by then were slow.
+	// The gate of the other shards. hedged records why it opened early:
+	// a failure or the timer, after which this segment's time says
+	// nothing of the usual one, and the primary holders not done by then
+	// were slow.
 	start := time.Now()
 	gate := make(chan struct{})
 	var gateOnce sync.Once
 	var hedged atomic.Bool
-	dataDone := make([]atomic.Bool, min(m.K, n))
+	primaryDone := make([]atomic.Bool, len(primary))
 	openGate := func(early bool) {
 		gateOnce.Do(func() {
 			hedged.Store(early)
 			close(gate)
 		})
 	}
-	holders := make([]dsn.PeerID, len(dataDone))
-	for j := range holders {
-		holders[j] = seg.Shards[j].Provider
+	holders := make([]dsn.PeerID, len(primary))
+	for r, j := range primary {
+		holders[r] = seg.Shards[j].Provider
 	}
-	if d, wait := h.delay(holders); wait {
+	if d, wait := h.delay(holders); wait && len(primary) >= m.K {
 		t := time.AfterFunc(d, func() {
-			for j := range dataDone {
-				if !dataDone[j].Load() {
-					h.slowPeer(holders[j])
+			for r := range primaryDone {
+				if !primaryDone[r].Load() {
+					h.slowPeer(holders[r])
 				}
 			}
 			openGate(true)
@@ -367,7 +383,7 @@ func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code
 	for j, sh := range seg.Shards {
 		var g <-chan struct{}
 		onFail := func(p dsn.PeerID) {}
-		if j >= m.K {
+		if rank[j] < 0 {
 			g = gate
 		} else {
 			onFail = func(p dsn.PeerID) {
@@ -391,8 +407,8 @@ func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code
 			}
 			continue
 		}
-		if r.j < len(dataDone) {
-			dataDone[r.j].Store(true)
+		if rank[r.j] >= 0 {
+			primaryDone[rank[r.j]].Store(true)
 		}
 		if got < m.K {
 			shards[r.j] = shardBuf[int64(r.j)*shardSize : int64(r.j+1)*shardSize]
@@ -548,7 +564,7 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 			}
 			go func() {
 				defer close(p.done)
-				data, err := c.fetchSegment(ctx, m, code, i, b.shards, b.data, h)
+				data, err := c.fetchSegment(ctx, m, code, i, b.shards, b.data, h, nil)
 				b.data = data
 				p.f = fetchedSegment{index: i, bufs: b, err: err}
 			}()
