@@ -53,8 +53,9 @@ func newHedge() *hedge { return &hedge{slow: make(map[dsn.PeerID]int)} }
 
 // delay returns how long a segment whose primary shards (those read at
 // once: a retrieval's data shards) are held by holders waits before
-// reading its other shards, and false if it should read them at once: before any segment has been timed, or when one of the
-// holders was slow or failed in its last slowSegments segments.
+// reading its other shards, and false if it should read them at once:
+// before any segment has been timed, or when one of the holders was slow
+// or failed in its last slowSegments segments.
 func (h *hedge) delay(holders []dsn.PeerID) (time.Duration, bool) {
 	if h == nil {
 		return 0, false
