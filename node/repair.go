@@ -35,13 +35,12 @@ func RepairThreshold(k, m int) int { return min(k+1, k+m) }
 // RepairFile rebuilds the lost shards of every segment of m whose healthy
 // shards (as healthy says, from audits) have fallen to threshold or below
 // (0: RepairThreshold): it fetches k shards of the segment, healthy ones
-// first, verified as a retrieval does, decodes and re-encodes the
-// segment, checks each rebuilt shard against its ID in the manifest, and
-// places it on a new provider by the placement rule, apart from the
-// segment's remaining holders, with tags and a deal as in a store.
-// Rebuilt shards have the
-// IDs they had, so holders announce them and retrieval can find them
-// through the DHT; publishing the returned manifest as a new version
+// first, verified as a retrieval does, decodes and re-encodes the segment,
+// checks each rebuilt shard against its ID in the manifest, and places it
+// on a new provider by the placement rule, apart from the segment's
+// remaining holders, with tags and a deal as in a store. Rebuilt shards
+// have the IDs they had, so holders announce them and retrieval can find
+// them through the DHT; publishing the returned manifest as a new version
 // (PublishVersion, or RepairAndPublish for both steps) also moves the
 // file's reference to the new hints. It needs no file key: shards are
 // sealed bytes. It returns m with the new holders, and what it did; a
