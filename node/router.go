@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -107,13 +108,15 @@ func (c *Client) providersOf(ctx context.Context, id dsn.ShardID, skip dsn.PeerI
 // not name (after repair, or when the named one is gone). Announcing runs
 // after the acknowledgement, on a bounded number of goroutines, so the DHT
 // never delays a store; an announcement that cannot be queued is dropped
-// and left to the periodic re-announcement of the daemon.
+// and left to the periodic re-announcement of the daemon (AnnounceWait),
+// which waits for room instead and goes after fresh shards.
 func ProvidingStore(store dsn.ShardStore, r dsn.Router, log *slog.Logger) *Announcer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	a := &Announcer{ShardStore: store, r: r, log: log, queue: make(chan dsn.ShardID, announceQueue), ctx: ctx, stop: stop}
+	a := &Announcer{ShardStore: store, r: r, log: log, fresh: make(chan dsn.ShardID, announceQueue),
+		again: make(chan dsn.ShardID), ctx: ctx, stop: stop}
 	for range announceWorkers {
 		a.wg.Go(a.work)
 	}
@@ -129,9 +132,14 @@ const (
 // Announcer is the store ProvidingStore returns.
 type Announcer struct {
 	dsn.ShardStore
-	r     dsn.Router
-	log   *slog.Logger
-	queue chan dsn.ShardID
+	r   dsn.Router
+	log *slog.Logger
+	// fresh holds the shards just taken in; again takes re-announcements
+	// one at a time, from callers that wait, and only when no fresh
+	// shard is waiting, so that a pass over every shard held (which can
+	// take hours on a large provider) never holds up a new shard's.
+	fresh chan dsn.ShardID
+	again chan dsn.ShardID
 	// ctx ends when the Announcer is closed, cutting short announcements
 	// in flight.
 	ctx  context.Context
@@ -148,26 +156,49 @@ func (a *Announcer) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64
 	return nil
 }
 
-// Announce queues id for announcement without waiting.
+// Announce queues id for announcement without waiting; it is dropped
+// when the queue is full.
 func (a *Announcer) Announce(id dsn.ShardID) {
 	select {
-	case a.queue <- id:
+	case a.fresh <- id:
 	case <-a.ctx.Done():
 	default:
 		a.log.Debug("announce queue full; shard left to the next re-announcement", "shard", id.Short())
 	}
 }
 
+// AnnounceWait hands id to an announcing goroutine, waiting until one is
+// free of fresh shards, until ctx ends or until the Announcer is closed.
+func (a *Announcer) AnnounceWait(ctx context.Context, id dsn.ShardID) error {
+	select {
+	case a.again <- id:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-a.ctx.Done():
+		return net.ErrClosed
+	}
+}
+
 func (a *Announcer) work() {
 	for {
+		var id dsn.ShardID
 		select {
-		case id := <-a.queue:
-			ctx, cancel := context.WithTimeout(a.ctx, announceTimeout)
-			if err := a.r.Provide(ctx, id); err != nil {
-				a.log.Debug("announce failed", "shard", id.Short(), "err", err)
+		case id = <-a.fresh:
+		default:
+			select {
+			case id = <-a.fresh:
+			case id = <-a.again:
+			case <-a.ctx.Done():
+				return
 			}
-			cancel()
-		case <-a.ctx.Done():
+		}
+		ctx, cancel := context.WithTimeout(a.ctx, announceTimeout)
+		if err := a.r.Provide(ctx, id); err != nil {
+			a.log.Debug("announce failed", "shard", id.Short(), "err", err)
+		}
+		cancel()
+		if a.ctx.Err() != nil {
 			return
 		}
 	}

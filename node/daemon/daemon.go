@@ -276,7 +276,9 @@ func (d *Daemon) bootstrap(ctx context.Context) {
 				// list of its own, must still find its way back.
 				d.savePeers(ctx)
 				if d.store != nil {
-					d.reannounce(ctx)
+					// In the background: a pass over many shards
+					// must not hold up this loop.
+					d.bg.Go(func() { d.reannounce(ctx) })
 				}
 				announced = true
 			}
@@ -327,9 +329,11 @@ func (d *Daemon) savePeers(context.Context) {
 	}
 }
 
-// reannounce queues an announcement of every shard held, so provider
-// records outlive their expiry and announcements dropped under load are
-// made eventually.
+// reannounce announces every shard held again, so that provider records
+// outlive their expiry and announcements dropped under load are made
+// eventually. It hands the shards over one at a time as the announcing
+// goroutines take them, after any fresh shard, so it returns only once
+// the last is handed over: a pass over many shards takes a while.
 func (d *Daemon) reannounce(ctx context.Context) {
 	n := 0
 	for info, err := range d.store.Shards(ctx) {
@@ -337,7 +341,10 @@ func (d *Daemon) reannounce(ctx context.Context) {
 			d.log.Warn("re-announce: list shards", "err", err)
 			return
 		}
-		d.store.Announce(info.ID)
+		if err := d.store.AnnounceWait(ctx, info.ID); err != nil {
+			d.log.Debug("re-announce cut short", "announced", n, "err", err)
+			return
+		}
 		n++
 	}
 	d.log.Debug("re-announced shards", "count", n)
