@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dsn-project/dsn/internal/atomicfile"
 )
 
 // AddrFile is the name, inside a repo, of the file holding the address of
@@ -74,7 +76,7 @@ func (c *Client) Addr() string { return strings.TrimPrefix(c.base, "http://") }
 // ReadAddr returns the API address recorded in repoDir, or ErrNoDaemon if
 // there is none.
 func ReadAddr(repoDir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(repoDir, AddrFile))
+	b, err := atomicfile.ReadBounded(filepath.Join(repoDir, AddrFile), maxAPIFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("%s: %w", repoDir, ErrNoDaemon)
 	}
@@ -89,16 +91,25 @@ func ReadAddr(repoDir string) (string, error) {
 	return addr, nil
 }
 
-// ReadToken returns the API token recorded in repoDir.
+// maxAPIFile bounds what ReadAddr and ReadToken read: each file is one
+// short line.
+const maxAPIFile = 1 << 10
+
+// ReadToken returns the API token recorded in repoDir: printable ASCII
+// without spaces, as it goes into a request header.
 func ReadToken(repoDir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(repoDir, TokenFile))
+	b, err := atomicfile.ReadBounded(filepath.Join(repoDir, TokenFile), maxAPIFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("%s: no %s: %w", repoDir, TokenFile, ErrNoDaemon)
 	}
 	if err != nil {
 		return "", fmt.Errorf("read api token: %w", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	token := strings.TrimSpace(string(b))
+	if token == "" || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return "", fmt.Errorf("%s in %s does not hold a token (one line of printable ASCII)", TokenFile, repoDir)
+	}
+	return token, nil
 }
 
 // Dial finds the daemon of the repo at repoDir and checks that it answers.
