@@ -18,9 +18,16 @@ import (
 
 func startLedgerNet(t *testing.T, n int, libp2p bool) *LocalNetwork {
 	t.Helper()
+	return startLedgerNetWith(t, n, libp2p, nil)
+}
+
+// startLedgerNetWith is startLedgerNet with the client's view of the
+// market.
+func startLedgerNetWith(t *testing.T, n int, libp2p bool, m Market) *LocalNetwork {
+	t.Helper()
 	l, err := StartLocalNetwork(context.Background(), t.TempDir(), n, LocalOptions{
 		Ledger: true, Libp2p: libp2p,
-		Client: ClientOptions{ShardTimeout: 20 * time.Second, ProofKey: compact.NewKey([32]byte{3})},
+		Client: ClientOptions{ShardTimeout: 20 * time.Second, ProofKey: compact.NewKey([32]byte{3}), Market: m},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +53,28 @@ func account(t *testing.T, log *ledger.Log, p ledger.PublicKey) ledger.Account {
 		}
 	}
 	return ledger.Account{Party: p}
+}
+
+// day is the epoch length of the settling tests: long enough that what is
+// earned for half-MiB shards is not rounded to nothing.
+const day = 86400
+
+// storeProven stores data at 4+2 on l, audits every shard and settles the
+// epoch after now with every audit passing, so that the deals are active.
+// It returns the audits and that epoch.
+func storeProven(t *testing.T, l *LocalNetwork, data []byte) ([]ShardAudit, uint64) {
+	t.Helper()
+	ctx := ctxT(t)
+	res := storeBytes(t, l, data, StoreOptions{K: 4, M: 2})
+	audits, err := l.Client.AuditFile(ctx, res.Manifest, SchemeCompact, []byte("epoch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := uint64(time.Now().Unix())/day + 1
+	if n, err := l.Client.Settle(ctx, epoch, day, audits); err != nil || n != len(audits) {
+		t.Fatalf("Settle(all pass) = %d, %v; want %d", n, err, len(audits))
+	}
+	return audits, epoch
 }
 
 // A store makes a deal per shard in both parties' ledgers; a retrieval
@@ -98,7 +127,6 @@ func TestLedgerAcrossStoreRetrieveAudit(t *testing.T) {
 			// Epochs of a day, so that what is earned for half-MiB shards
 			// is not rounded to nothing; the next day, which the deals
 			// cover entirely: every shard passes.
-			const day = 86400
 			epoch := uint64(time.Now().Unix())/day + 1
 			audits, err := l.Client.AuditFile(ctx, m, SchemeCompact, []byte("epoch"))
 			if err != nil {
@@ -194,17 +222,8 @@ func wantFailedEnd(t *testing.T, d *ledger.Deal, logs map[string]*ledger.Log) {
 func TestLedgerDealFailsRenewsExpires(t *testing.T) {
 	l := startLedgerNet(t, 6, false)
 	ctx := ctxT(t)
-	res := storeBytes(t, l, testData(1<<20+7, 5), StoreOptions{K: 4, M: 2})
-	audits, err := l.Client.AuditFile(ctx, res.Manifest, SchemeCompact, []byte("epoch"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const day = 86400
 	now := time.Now()
-	epoch := uint64(now.Unix())/day + 1
-	if n, err := l.Client.Settle(ctx, epoch, day, audits); err != nil || n != len(audits) {
-		t.Fatalf("Settle(all pass) = %d, %v; want %d", n, err, len(audits))
-	}
+	audits, epoch := storeProven(t, l, testData(1<<20+7, 5))
 	bad := audits[0]
 	bad.Outcome, bad.Reason = auditproto.Missed, nil
 	for i := range uint64(market.MaxConsecutiveFailures) {
@@ -291,16 +310,7 @@ func TestLedgerDealFailsRenewsExpires(t *testing.T) {
 func TestFailedEndReachesAProviderThatMissedPenalties(t *testing.T) {
 	l := startLedgerNet(t, 6, false)
 	ctx := ctxT(t)
-	res := storeBytes(t, l, testData(1<<20+9, 6), StoreOptions{K: 4, M: 2})
-	audits, err := l.Client.AuditFile(ctx, res.Manifest, SchemeCompact, []byte("epoch"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const day = 86400
-	epoch := uint64(time.Now().Unix())/day + 1
-	if n, err := l.Client.Settle(ctx, epoch, day, audits); err != nil || n != len(audits) {
-		t.Fatalf("Settle(all pass) = %d, %v; want %d", n, err, len(audits))
-	}
+	audits, epoch := storeProven(t, l, testData(1<<20+9, 6))
 	bad := audits[0]
 	bad.Outcome, bad.Reason = auditproto.Missed, nil
 	prov := l.Provider(bad.Provider)
@@ -368,27 +378,9 @@ func (m *askMarket) Vetted(dsn.PeerID) bool { return true }
 // deal's own terms. Both ledgers hold each renewal on the same terms.
 func TestRenewalsFollowAsks(t *testing.T) {
 	asks := &askMarket{limit: 4 * book.DefaultTerms.PricePerGiBMonth, asks: map[dsn.PeerID]book.Prices{}}
-	l, err := StartLocalNetwork(context.Background(), t.TempDir(), 6, LocalOptions{
-		Ledger: true,
-		Client: ClientOptions{ShardTimeout: 20 * time.Second, ProofKey: compact.NewKey([32]byte{3}), Market: asks},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	l := startLedgerNetWith(t, 6, false, asks)
 	ctx := ctxT(t)
-	res := storeBytes(t, l, testData(1<<20+7, 6), StoreOptions{K: 4, M: 2})
-	audits, err := l.Client.AuditFile(ctx, res.Manifest, SchemeCompact, []byte("epoch"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := l.Client.Settle(ctx, uint64(time.Now().Unix())/86400+1, 86400, audits); err != nil || n != len(audits) {
-		t.Fatalf("Settle(all pass) = %d, %v; want %d", n, err, len(audits))
-	}
+	audits, _ := storeProven(t, l, testData(1<<20+7, 6))
 
 	def := book.DefaultTerms
 	raised := book.Prices{PerGiBMonth: 3 * def.PricePerGiBMonth, PerGiB: 2 * def.PricePerGiB, CollateralPerGiB: def.CollateralPerGiB / 2}
