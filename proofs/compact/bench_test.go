@@ -35,28 +35,23 @@ func BenchmarkTag(b *testing.B) {
 	for _, size := range benchSizes {
 		data := benchData(size)
 		id := dsn.SumShard(data)
-		b.Run(fmt.Sprintf("lazy/%dMiB", size>>20), func(b *testing.B) {
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			for b.Loop() {
-				t := k.NewTagger(id, io.Discard)
-				t.Write(data)
-				t.Close()
-			}
-		})
-		if k.alphaIFMA != nil {
-			// The portable kernel, where the one above is IFMA's.
-			portable := *k
-			portable.alphaIFMA = nil
-			b.Run(fmt.Sprintf("lazy-portable/%dMiB", size>>20), func(b *testing.B) {
+		tag := func(name string, k *Key) {
+			b.Run(fmt.Sprintf("%s/%dMiB", name, size>>20), func(b *testing.B) {
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
 				for b.Loop() {
-					t := portable.NewTagger(id, io.Discard)
+					t := k.NewTagger(id, io.Discard)
 					t.Write(data)
 					t.Close()
 				}
 			})
+		}
+		tag("lazy", k)
+		if k.alphaIFMA != nil {
+			// The portable kernel, where the one above is IFMA's.
+			portable := *k
+			portable.alphaIFMA = nil
+			tag("lazy-portable", &portable)
 		}
 		b.Run(fmt.Sprintf("multiplyadd/%dMiB", size>>20), func(b *testing.B) {
 			b.SetBytes(int64(size))
