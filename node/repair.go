@@ -60,6 +60,10 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 	var done []SegmentRepair
 	var errs []error
 	h := newHedge()
+	// One segment is repaired at a time, in the same buffers.
+	var bufs scratch
+	defer bufs.release()
+	var rb repairBufs
 	for i, seg := range m.Segments {
 		keep := make([]dsn.PeerID, len(seg.Shards))
 		good := 0
@@ -72,7 +76,10 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 		if good > threshold || good == len(seg.Shards) {
 			continue
 		}
-		r, newSeg, err := c.repairSegment(ctx, m, code, i, keep, h)
+		rb.shards = bufs.fit(rb.shards, int(int64(len(seg.Shards))*m.ShardSize(i)))
+		rb.data = bufs.fit(rb.data, int(m.SegmentLen(i)))
+		rb.coded = bufs.fit(rb.coded, code.BufferSize(m.SegmentLen(i)))
+		r, newSeg, err := c.repairSegment(ctx, m, code, i, keep, h, rb)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("repair segment %d (%d of %d healthy): %w", i, good, len(seg.Shards), err))
 		}
@@ -88,29 +95,32 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 	return &out, done, errors.Join(errs...)
 }
 
+// repairBufs are the buffers repairSegment works in: the fetched shards,
+// the decoded segment, and the segment coded again, each at least as large
+// as the segment needs.
+type repairBufs struct{ shards, data, coded []byte }
+
 // repairSegment rebuilds the shards of segment i that keep leaves without
 // a provider. It reads the first k healthy shards, and the others (the
 // unhealthy ones' holders may still answer) only when one of those fails
 // or is slow, as a retrieval does with parity (see hedge): a repair moves
 // k shards, not every one the segment has left.
-func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *erasure.Code, i int, keep []dsn.PeerID, h *hedge) (SegmentRepair, manifest.Segment, error) {
+func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *erasure.Code, i int, keep []dsn.PeerID, h *hedge, rb repairBufs) (SegmentRepair, manifest.Segment, error) {
 	r := SegmentRepair{Segment: i}
 	seg := m.Segments[i]
-	segLen, shardSize := m.SegmentLen(i), m.ShardSize(i)
-	shardBuf := make([]byte, int64(len(seg.Shards))*shardSize)
+	segLen := m.SegmentLen(i)
 	primary := make([]int, 0, m.K)
 	for j, p := range keep {
 		if p != "" && len(primary) < m.K {
 			primary = append(primary, j)
 		}
 	}
-	data, err := c.fetchSegment(ctx, m, code, i, shardBuf, nil, h, primary)
+	data, err := c.fetchSegment(ctx, m, code, i, rb.shards, rb.data, h, primary)
 	if err != nil {
 		return r, seg, err
 	}
-	buf := make([]byte, code.BufferSize(segLen))
-	copy(buf, data)
-	shards, err := code.Encode(buf, segLen)
+	copy(rb.coded, data)
+	shards, err := code.Encode(rb.coded, segLen)
 	if err != nil {
 		return r, seg, err
 	}

@@ -536,6 +536,10 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 	for range ahead + 1 {
 		pool <- segBufs{}
 	}
+	// Only the fetching goroutine takes buffers; every return below comes
+	// after it has ended and every fetch it started has finished.
+	var bufs scratch
+	defer bufs.release()
 	// Segments are fetched concurrently, as many as there are buffers, and
 	// handed on in order: each waits on its own done channel.
 	type pending struct {
@@ -552,10 +556,10 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 			case <-ctx.Done():
 				return
 			}
-			need := int64(len(m.Segments[i].Shards)) * m.ShardSize(i)
-			if int64(cap(b.shards)) < need {
-				b.shards = make([]byte, need)
-			}
+			// Only the last segment is shorter, so each buffer is
+			// normally taken once, for the first segment it serves.
+			b.shards = bufs.fit(b.shards, int(int64(len(m.Segments[i].Shards))*m.ShardSize(i)))
+			b.data = bufs.fit(b.data, int(m.SegmentLen(i)))
 			p := &pending{done: make(chan struct{})}
 			select {
 			case fetched <- p:

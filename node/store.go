@@ -280,17 +280,18 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
+	// Segment buffers come from a scratch (outside the Go heap), taken
+	// only by stage 1, this goroutine, and given back once every stage
+	// has ended.
+	var bufs scratch
 	pool := make(chan []byte, segmentBuffers)
 	for range segmentBuffers {
-		pool <- nil // allocated on first use, so small files stay small
+		pool <- nil // taken on first use, so small files stay small
 	}
 	getBuf := func() ([]byte, error) {
 		select {
 		case b := <-pool:
-			if b == nil {
-				b = make([]byte, code.BufferSize(m.SegmentSize))
-			}
-			return b, nil
+			return bufs.fit(b, code.BufferSize(m.SegmentSize)), nil
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
 		}
@@ -441,6 +442,7 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 		fail(importErr)
 	}
 	wg.Wait()
+	bufs.release()
 	// The cause is the first failure of any stage: a read error from the
 	// chunker, or a placement error that stopped the reader.
 	if err := context.Cause(ctx); err != nil {
