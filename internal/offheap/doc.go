@@ -11,12 +11,15 @@
 // Pebble keeps its block cache and memtables outside the heap for the same
 // reason.
 //
-// A buffer's mapping is never unmapped: Put releases its pages
-// (madvise(MADV_DONTNEED)) and keeps the mapping for the next Get of the
-// same size class. A goroutine that still reads a returned buffer by
-// mistake therefore reads zeros or another user's bytes, never unmapped
-// memory. The address space kept grows to the most buffers of each class
-// in use at once; resident memory is only what is in use.
+// A returned buffer stays resident for a second (ReleaseAfter), so that
+// the next store or retrieval reuses its pages without faulting them in
+// and zeroing them again; then its pages go back to the system
+// (madvise(MADV_DONTNEED)) and only the mapping is kept for a later Get
+// of the same size class. A mapping is never unmapped: a goroutine that
+// still reads a returned buffer by mistake reads zeros or another user's
+// bytes, never unmapped memory. The address space kept grows to the most
+// buffers of each class in use at once; resident memory is what is in
+// use, plus what was returned in the last second.
 //
 // Where anonymous mappings are not available (not unix, or a failed mmap),
 // Get returns an ordinary heap slice and Put ignores it.

@@ -2,6 +2,7 @@ package offheap
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -24,7 +25,26 @@ func resident(t *testing.T, b []byte) (in, all int) {
 	return in, len(vec)
 }
 
-func TestPutGivesThePagesBack(t *testing.T) {
+// A buffer returned and taken again at once keeps its pages: the next
+// user pays no faults.
+func TestQuickReuseKeepsPagesResident(t *testing.T) {
+	b := Get(4 * classSize)
+	for i := range b {
+		b[i] = 0x5a
+	}
+	Put(b)
+	c := Get(4 * classSize)
+	defer Put(c)
+	if base(c) != base(b) {
+		t.Fatalf("Get after Put mapped a new buffer")
+	}
+	if in, all := resident(t, c); in != all {
+		t.Errorf("%d of %d pages resident in a buffer reused right after Put, want all", in, all)
+	}
+}
+
+// A buffer left unused gives its pages back within about ReleaseAfter.
+func TestIdleBufferGivesThePagesBack(t *testing.T) {
 	b := Get(8 * classSize)
 	if in, _ := resident(t, b); in != 0 {
 		t.Errorf("a new buffer has %d pages resident before any use, want 0", in)
@@ -36,13 +56,21 @@ func TestPutGivesThePagesBack(t *testing.T) {
 		t.Fatalf("%d of %d pages resident after writing every byte", in, all)
 	}
 	Put(b)
-	if in, all := resident(t, b); in != 0 {
-		t.Errorf("%d of %d pages still resident after Put, want 0", in, all)
+	deadline := time.Now().Add(ReleaseAfter + 10*time.Second)
+	for {
+		in, all := resident(t, b)
+		if in == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pages still resident %v after Put, want 0 after about %v", in, all, ReleaseAfter+10*time.Second, ReleaseAfter)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the condition, bounded by the deadline
 	}
 	c := Get(8 * classSize)
 	defer Put(c)
 	if base(c) != base(b) {
-		t.Fatalf("Get after Put mapped a new buffer")
+		t.Fatalf("Get after the release mapped a new buffer instead of reusing the mapping")
 	}
 	for i, v := range c {
 		if v != 0 {
