@@ -21,10 +21,10 @@ package erasure
 // falls to a memory-bound plateau from about 16 MiB on, tens of times
 // faster than a network stores. What sets the size is the cost of each
 // shard on the network: every shard is a stream, a provider's fsyncs and
-// index commit, a tags upload, a deal and a DHT announcement, about 6 ms
+// index commit, a tags upload, a deal and a DHT announcement, about 12 ms
 // of CPU over client and provider together on that machine. A store of 1
-// GiB on a local testnet of six providers used 15% less CPU and ran 20%
-// faster with 32 MiB segments than with 16 (docs/benchmarks.md). Memory
+// GiB on a local testnet of six providers used a fifth less CPU and ran
+// 30% faster with 32 MiB segments than with 16 (docs/benchmarks.md). Memory
 // grows with the size, each segment in flight holding (k+m)/k times it,
 // and a store keeps a few in flight; 64 MiB was faster still but put the
 // 4 GiB memory target out of reach.
