@@ -77,7 +77,6 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 			continue
 		}
 		rb.shards = bufs.fit(rb.shards, int(int64(len(seg.Shards))*m.ShardSize(i)))
-		rb.data = bufs.fit(rb.data, int(m.SegmentLen(i)))
 		rb.coded = bufs.fit(rb.coded, code.BufferSize(m.SegmentLen(i)))
 		r, newSeg, err := c.repairSegment(ctx, m, code, i, keep, h, rb)
 		if err != nil {
@@ -95,10 +94,10 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 	return &out, done, errors.Join(errs...)
 }
 
-// repairBufs are the buffers repairSegment works in: the fetched shards,
-// the decoded segment, and the segment coded again, each at least as large
-// as the segment needs.
-type repairBufs struct{ shards, data, coded []byte }
+// repairBufs are the buffers repairSegment works in, each at least as
+// large as the segment needs: the fetched shards, in whose slots the
+// segment is decoded in place (see segBufs), and the segment coded again.
+type repairBufs struct{ shards, coded []byte }
 
 // repairSegment rebuilds the shards of segment i that keep leaves without
 // a provider. It reads the first k healthy shards, and the others (the
@@ -115,7 +114,7 @@ func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *
 			primary = append(primary, j)
 		}
 	}
-	data, err := c.fetchSegment(ctx, m, code, i, rb.shards, rb.data, h, primary)
+	data, err := c.fetchSegment(ctx, m, code, i, rb.shards, rb.shards, h, primary)
 	if err != nil {
 		return r, seg, err
 	}

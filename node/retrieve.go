@@ -302,8 +302,11 @@ func (g *gatedRest) close() {
 	}
 }
 
-// segBufs are the buffers one segment of a retrieval uses: one slot per
-// shard, and the decoded segment.
+// segBufs is the buffer one segment of a retrieval uses, one slot per
+// shard, and the decoded segment in it. The data shards' slots lie end to
+// end at the start of shards, as the segment's bytes do, so the segment is
+// decoded in place: with every data shard present, data is shards[:segLen]
+// and nothing is copied; a missing data shard is rebuilt into its own slot.
 type segBufs struct{ shards, data []byte }
 
 // fetchedSegment is a decoded, still sealed, segment, or why it could not
@@ -318,7 +321,9 @@ type fetchedSegment struct {
 // keeps the first k that verify, cancels the rest and decodes. With a
 // hedge, only the shards primary lists (nil: the k data shards) are read
 // at once; the others are asked for at once but read only when needed
-// (see hedge).
+// (see hedge). Shard j is read into its slot of shardBuf, and the segment
+// decoded into dst, which may be shardBuf itself (see segBufs): every
+// fetch has ended before decoding starts.
 func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code *erasure.Code, i int, shardBuf, dst []byte, h *hedge, primary []int) ([]byte, error) {
 	segLen, shardSize := m.SegmentLen(i), m.ShardSize(i)
 	seg := m.Segments[i]
@@ -559,7 +564,6 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 			// Only the last segment is shorter, so each buffer is
 			// normally taken once, for the first segment it serves.
 			b.shards = bufs.fit(b.shards, int(int64(len(m.Segments[i].Shards))*m.ShardSize(i)))
-			b.data = bufs.fit(b.data, int(m.SegmentLen(i)))
 			p := &pending{done: make(chan struct{})}
 			select {
 			case fetched <- p:
@@ -568,7 +572,7 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 			}
 			go func() {
 				defer close(p.done)
-				data, err := c.fetchSegment(ctx, m, code, i, b.shards, b.data, h, nil)
+				data, err := c.fetchSegment(ctx, m, code, i, b.shards, b.shards, h, nil)
 				b.data = data
 				p.f = fetchedSegment{index: i, bufs: b, err: err}
 			}()
