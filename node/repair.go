@@ -60,10 +60,10 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 	var done []SegmentRepair
 	var errs []error
 	h := newHedge()
-	// One segment is repaired at a time, in the same buffers.
+	// One segment is repaired at a time, in the same buffer.
 	var bufs scratch
 	defer bufs.release()
-	var rb repairBufs
+	var buf []byte
 	for i, seg := range m.Segments {
 		keep := make([]dsn.PeerID, len(seg.Shards))
 		good := 0
@@ -76,9 +76,8 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 		if good > threshold || good == len(seg.Shards) {
 			continue
 		}
-		rb.shards = bufs.fit(rb.shards, int(int64(len(seg.Shards))*m.ShardSize(i)))
-		rb.coded = bufs.fit(rb.coded, code.BufferSize(m.SegmentLen(i)))
-		r, newSeg, err := c.repairSegment(ctx, m, code, i, keep, h, rb)
+		buf = bufs.fit(buf, int(int64(len(seg.Shards))*m.ShardSize(i)))
+		r, newSeg, err := c.repairSegment(ctx, m, code, i, keep, h, buf)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("repair segment %d (%d of %d healthy): %w", i, good, len(seg.Shards), err))
 		}
@@ -94,17 +93,15 @@ func (c *Client) RepairFile(ctx context.Context, m *manifest.Manifest, healthy f
 	return &out, done, errors.Join(errs...)
 }
 
-// repairBufs are the buffers repairSegment works in, each at least as
-// large as the segment needs: the fetched shards, in whose slots the
-// segment is decoded in place (see segBufs), and the segment coded again.
-type repairBufs struct{ shards, coded []byte }
-
 // repairSegment rebuilds the shards of segment i that keep leaves without
 // a provider. It reads the first k healthy shards, and the others (the
 // unhealthy ones' holders may still answer) only when one of those fails
 // or is slow, as a retrieval does with parity (see hedge): a repair moves
-// k shards, not every one the segment has left.
-func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *erasure.Code, i int, keep []dsn.PeerID, h *hedge, rb repairBufs) (SegmentRepair, manifest.Segment, error) {
+// k shards, not every one the segment has left. It works in buf, one slot
+// per shard: the fetched shards are decoded in place (see segBufs) and the
+// segment is coded again in place, its parity overwriting the slots the
+// fetched parity came in.
+func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *erasure.Code, i int, keep []dsn.PeerID, h *hedge, buf []byte) (SegmentRepair, manifest.Segment, error) {
 	r := SegmentRepair{Segment: i}
 	seg := m.Segments[i]
 	segLen := m.SegmentLen(i)
@@ -114,12 +111,10 @@ func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *
 			primary = append(primary, j)
 		}
 	}
-	data, err := c.fetchSegment(ctx, m, code, i, rb.shards, rb.shards, h, primary)
-	if err != nil {
+	if _, err := c.fetchSegment(ctx, m, code, i, buf, h, primary); err != nil {
 		return r, seg, err
 	}
-	copy(rb.coded, data)
-	shards, err := code.Encode(rb.coded, segLen)
+	shards, err := code.Encode(buf, segLen)
 	if err != nil {
 		return r, seg, err
 	}

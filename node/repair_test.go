@@ -173,7 +173,7 @@ func TestRepairCapRepairsAndReferenceFollows(t *testing.T) {
 		t.Fatalf("FetchManifestCap: %v", err)
 	}
 	code, _ := erasure.New(m.K, m.M)
-	seg, err := repairer.fetchSegment(ctx, m, code, 0, make([]byte, int64(m.K+m.M)*m.ShardSize(0)), nil, nil, nil)
+	seg, err := repairer.fetchSegment(ctx, m, code, 0, make([]byte, int64(m.K+m.M)*m.ShardSize(0)), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

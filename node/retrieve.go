@@ -322,9 +322,9 @@ type fetchedSegment struct {
 // hedge, only the shards primary lists (nil: the k data shards) are read
 // at once; the others are asked for at once but read only when needed
 // (see hedge). Shard j is read into its slot of shardBuf, and the segment
-// decoded into dst, which may be shardBuf itself (see segBufs): every
-// fetch has ended before decoding starts.
-func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code *erasure.Code, i int, shardBuf, dst []byte, h *hedge, primary []int) ([]byte, error) {
+// is decoded in place there (see segBufs) once every fetch has ended; the
+// result is a view of shardBuf.
+func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code *erasure.Code, i int, shardBuf []byte, h *hedge, primary []int) ([]byte, error) {
 	segLen, shardSize := m.SegmentLen(i), m.ShardSize(i)
 	seg := m.Segments[i]
 	n := len(seg.Shards)
@@ -436,7 +436,7 @@ func (c *Client) fetchSegment(parent context.Context, m *manifest.Manifest, code
 		}
 		return nil, fmt.Errorf("segment %d: %w: %d of %d verified, need %d: %w", i, ErrNotEnoughShards, got, n, m.K, errors.Join(errs...))
 	}
-	out, err := code.Decode(shards, segLen, dst)
+	out, err := code.Decode(shards, segLen, shardBuf)
 	if err != nil {
 		return nil, fmt.Errorf("segment %d: %w", i, err)
 	}
@@ -572,7 +572,7 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 			}
 			go func() {
 				defer close(p.done)
-				data, err := c.fetchSegment(ctx, m, code, i, b.shards, b.shards, h, nil)
+				data, err := c.fetchSegment(ctx, m, code, i, b.shards, h, nil)
 				b.data = data
 				p.f = fetchedSegment{index: i, bufs: b, err: err}
 			}()
