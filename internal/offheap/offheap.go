@@ -96,13 +96,14 @@ func Put(b []byte) {
 	full := unsafe.Slice(unsafe.SliceData(b), mp.size)
 	pool.free[mp.size] = append(pool.free[mp.size], freeBuf{b: full, since: time.Now()})
 	if pool.sweep == nil {
-		pool.sweep = time.AfterFunc(ReleaseAfter, func() { releaseIdle(ReleaseAfter) })
+		pool.sweep = time.AfterFunc(ReleaseAfter, releaseIdle)
 	}
 }
 
 // releaseIdle gives back the pages of every free buffer returned at least
-// idle ago, and schedules itself again while resident free buffers remain.
-func releaseIdle(idle time.Duration) {
+// ReleaseAfter ago, and schedules itself again while resident free buffers
+// remain.
+func releaseIdle() {
 	pool.mu.Lock()
 	now := time.Now()
 	// The buffers being released leave the free list meanwhile, so that
@@ -111,7 +112,7 @@ func releaseIdle(idle time.Duration) {
 	for size, list := range pool.free {
 		keep := list[:0]
 		for _, f := range list {
-			if !f.released && now.Sub(f.since) >= idle {
+			if !f.released && now.Sub(f.since) >= ReleaseAfter {
 				stale = append(stale, f)
 			} else {
 				keep = append(keep, f)
@@ -146,7 +147,7 @@ func releaseIdle(idle time.Duration) {
 		}
 	}
 	if next >= 0 {
-		pool.sweep = time.AfterFunc(max(next, 10*time.Millisecond), func() { releaseIdle(ReleaseAfter) })
+		pool.sweep = time.AfterFunc(max(next, 10*time.Millisecond), releaseIdle)
 	}
 }
 
