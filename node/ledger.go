@@ -62,7 +62,7 @@ func (c *Client) makeDeal(ctx context.Context, p dsn.PeerID, id dsn.ShardID, siz
 	if err != nil {
 		return fmt.Errorf("deal: %w", err)
 	}
-	signed, err := ledgerproto.ProposeDeal(ctx, c.t, p, d)
+	signed, err := c.proposeDeal(ctx, p, d)
 	if err != nil {
 		return fmt.Errorf("deal: %w", err)
 	}
@@ -70,6 +70,31 @@ func (c *Client) makeDeal(ctx context.Context, p dsn.PeerID, id dsn.ShardID, siz
 		return fmt.Errorf("deal: record: %w", err)
 	}
 	return nil
+}
+
+// proposeDeal asks p to countersign d, holding one of the client's ledger
+// slots with p (see submit).
+func (c *Client) proposeDeal(ctx context.Context, p dsn.PeerID, d *ledger.Deal) (*ledger.Deal, error) {
+	release, err := c.ledgerLimit.acquire(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return ledgerproto.ProposeDeal(ctx, c.t, p, d)
+}
+
+// submit hands p a ledger entry, holding one of the client's ledger slots
+// with p: a provider serves each peer only a few ledger requests at once
+// (ledgerproto.ServerOptions.MaxPerPeer) and answers the rest Busy, and
+// the receipts of a whole retrieval, or the outcomes of a whole audit,
+// would otherwise all go to it at once.
+func (c *Client) submit(ctx context.Context, p dsn.PeerID, e ledger.Entry) error {
+	release, err := c.ledgerLimit.acquire(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return ledgerproto.Submit(ctx, c.t, p, e)
 }
 
 // receiptTimeout bounds sending the receipts of one retrieval once it is
@@ -139,7 +164,7 @@ func (c *Client) sendReceipts(ctx context.Context, taken []served) {
 			}
 			// The provider's copy is what it is paid on, this node's
 			// what it owes; each is kept whatever became of the other.
-			if err := ledgerproto.Submit(ctx, c.t, s.p, r); err != nil && !errors.Is(err, context.Canceled) {
+			if err := c.submit(ctx, s.p, r); err != nil && !errors.Is(err, context.Canceled) {
 				c.log.Warn("receipt not delivered", "provider", s.p, "shard", s.id.Short(), "err", err)
 			}
 			if err := c.opts.Book.Record(ctx, r); err != nil {
@@ -223,7 +248,7 @@ func (c *Client) Settle(ctx context.Context, epoch, epochSeconds uint64, audits 
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := ledgerproto.Submit(ctx, c.t, x.p, x.e); err != nil {
+			if err := c.submit(ctx, x.p, x.e); err != nil {
 				c.log.Debug("ledger entry not delivered", "provider", x.p, "kind", x.e.Kind(), "err", err)
 			}
 			err := b.Record(ctx, x.e)
@@ -275,12 +300,12 @@ func (c *Client) endDeal(ctx context.Context, p dsn.PeerID, d *ledger.Deal, at u
 	}
 	if info, ok := b.Info(d); ok && reason == ledger.EndFailed {
 		for _, pen := range info.Run {
-			if err := ledgerproto.Submit(ctx, c.t, p, pen); err != nil {
+			if err := c.submit(ctx, p, pen); err != nil {
 				c.log.Debug("penalty sent again before a failed end not taken", "provider", p, "shard", d.Shard.Short(), "epoch", pen.Epoch, "err", err)
 			}
 		}
 	}
-	if err := ledgerproto.Submit(ctx, c.t, p, e); err != nil {
+	if err := c.submit(ctx, p, e); err != nil {
 		c.log.Warn("deal end not delivered", "provider", p, "shard", d.Shard.Short(), "reason", reason, "err", err)
 	}
 	return nil
@@ -429,7 +454,7 @@ func (c *Client) renew(ctx context.Context, p dsn.PeerID, d *ledger.Deal, pr *bo
 	if err != nil {
 		return nil, err
 	}
-	signed, err := ledgerproto.ProposeDeal(ctx, c.t, p, r)
+	signed, err := c.proposeDeal(ctx, p, r)
 	if err != nil {
 		c.log.Warn("deal not renewed", "provider", p, "shard", d.Shard.Short(), "err", err)
 		return &out.Refused, nil

@@ -103,6 +103,9 @@ type Client struct {
 	opts    ClientOptions
 	log     *slog.Logger
 	limit   peerLimiter
+	// ledgerLimit bounds the ledger requests (deals, receipts, outcomes)
+	// in flight with each peer, apart from transfers.
+	ledgerLimit peerLimiter
 	// put uploads one shard; a field so that benchmarks can measure the
 	// pipeline without the providers' side.
 	put func(ctx context.Context, p dsn.PeerID, id dsn.ShardID, b []byte) error

@@ -16,6 +16,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/slots"
 	"github.com/dsn-project/dsn/node/shardstore"
 	"github.com/dsn-project/dsn/proofs/compact"
 	"github.com/dsn-project/dsn/proofs/merkle"
@@ -72,6 +73,10 @@ type ServerOptions struct {
 	// MaxConcurrent bounds the requests served at once; requests beyond it
 	// are answered Busy at once.
 	MaxConcurrent int
+	// MaxPerPeer bounds the requests served at once for any one peer, so
+	// that a peer that opens streams and stalls cannot take every slot;
+	// 0 means slots.DefaultPerPeer(MaxConcurrent).
+	MaxPerPeer int
 	// Timeout bounds reading a request, and is added to a challenge's
 	// Budget (and to a PutTags body's time at MinRate) for the rest.
 	Timeout time.Duration
@@ -95,7 +100,7 @@ type Server struct {
 	h     Holder
 	opts  ServerOptions
 	log   *slog.Logger
-	slots chan struct{}
+	slots *slots.Limiter[dsn.PeerID]
 
 	mu     sync.Mutex
 	builds map[dsn.ShardID]*outboardBuild
@@ -121,7 +126,7 @@ type Stats struct {
 	CompactProofs   int64 // compact proofs sent in full
 	ChallengeErrors int64 // challenges answered with an error code or broken off
 	BadRequests     int64 // malformed requests or tags (also counted as errors of their kind)
-	Busy            int64 // requests turned away at MaxConcurrent
+	Busy            int64 // requests turned away at MaxConcurrent or MaxPerPeer
 	OutboardsBuilt  int64 // outboards built from a shard's bytes and stored
 	TagBytesIn      int64 // tag bytes read from owners
 	ProofBytesOut   int64 // proof bytes written to auditors
@@ -142,7 +147,7 @@ func NewServer(h Holder, opts ServerOptions) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{h: h, opts: opts, log: log, slots: make(chan struct{}, opts.MaxConcurrent), builds: make(map[dsn.ShardID]*outboardBuild)}
+	return &Server{h: h, opts: opts, log: log, slots: slots.New[dsn.PeerID](opts.MaxConcurrent, opts.MaxPerPeer), builds: make(map[dsn.ShardID]*outboardBuild)}
 }
 
 // Register serves Protocol on t.
@@ -214,17 +219,21 @@ func errCode(err error) Code {
 	return CodeInternal
 }
 
-func (s *Server) acquire() bool {
-	select {
-	case s.slots <- struct{}{}:
-		return true
+// acquire takes a slot for p, or says in busy's text why not.
+func (s *Server) acquire(p dsn.PeerID) (busy string, ok bool) {
+	switch s.slots.Acquire(p) {
+	case slots.Granted:
+		return "", true
+	case slots.PeerFull:
+		s.busy.Add(1)
+		return "this peer has as many requests in progress as it may have at once", false
 	default:
 		s.busy.Add(1)
-		return false
+		return "", false
 	}
 }
 
-func (s *Server) release() { <-s.slots }
+func (s *Server) release(p dsn.PeerID) { s.slots.Release(p) }
 
 // finish ends a stream after a reply. Close rather than Reset: the reply
 // must reach the peer (a reset drops bytes in flight), and closing our
@@ -233,12 +242,13 @@ func finish(st dsn.Stream) { _ = st.Close() }
 
 func (s *Server) handle(st dsn.Stream) {
 	_ = st.SetDeadline(time.Now().Add(s.opts.Timeout))
-	if !s.acquire() {
-		_ = writeFrame(st, reply{code: CodeBusy})
+	peer := st.RemotePeer()
+	if busy, ok := s.acquire(peer); !ok {
+		_ = writeFrame(st, reply{code: CodeBusy, text: busy})
 		finish(st)
 		return
 	}
-	defer s.release()
+	defer s.release(peer)
 
 	body, err := readFrame(st, MaxRequestSize)
 	var req request

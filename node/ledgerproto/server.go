@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/slots"
 	"github.com/dsn-project/dsn/ledger"
 )
 
@@ -57,6 +58,10 @@ type ServerOptions struct {
 	// MaxConcurrent bounds the requests served at once; requests beyond it
 	// are answered Busy without being read.
 	MaxConcurrent int
+	// MaxPerPeer bounds the requests served at once for any one peer, so
+	// that a peer that opens streams and stalls cannot take every slot;
+	// 0 means slots.DefaultPerPeer(MaxConcurrent).
+	MaxPerPeer int
 	// Timeout bounds each stream, from its opening to the reply; the
 	// Handler's ctx ends at nine tenths of it, leaving the rest to send
 	// the reply.
@@ -71,7 +76,7 @@ type Server struct {
 	h     Handler
 	opts  ServerOptions
 	log   *slog.Logger
-	slots chan struct{}
+	slots *slots.Limiter[dsn.PeerID]
 
 	deals, entries, checkpoints, consistency, inclusion atomic.Int64
 	errs, badRequests, busy                             atomic.Int64
@@ -86,7 +91,7 @@ type Stats struct {
 	InclusionProofs   int64 // ProveInclusion answered OK
 	Errors            int64 // requests answered with an error code or broken off
 	BadRequests       int64 // malformed requests (also counted in Errors)
-	Busy              int64 // requests turned away at MaxConcurrent (not in Errors)
+	Busy              int64 // requests turned away at MaxConcurrent or MaxPerPeer (not in Errors)
 }
 
 // NewServer returns a Server answering from h.
@@ -101,7 +106,7 @@ func NewServer(h Handler, opts ServerOptions) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{h: h, opts: opts, log: log, slots: make(chan struct{}, opts.MaxConcurrent)}
+	return &Server{h: h, opts: opts, log: log, slots: slots.New[dsn.PeerID](opts.MaxConcurrent, opts.MaxPerPeer)}
 }
 
 // Register serves Protocol on t.
@@ -170,17 +175,21 @@ func errCode(err error) Code {
 	return CodeInternal
 }
 
-func (s *Server) acquire() bool {
-	select {
-	case s.slots <- struct{}{}:
-		return true
+// acquire takes a slot for p, or says in busy's text why not.
+func (s *Server) acquire(p dsn.PeerID) (busy string, ok bool) {
+	switch s.slots.Acquire(p) {
+	case slots.Granted:
+		return "", true
+	case slots.PeerFull:
+		s.busy.Add(1)
+		return "this peer has as many requests in progress as it may have at once", false
 	default:
 		s.busy.Add(1)
-		return false
+		return "", false
 	}
 }
 
-func (s *Server) release() { <-s.slots }
+func (s *Server) release(p dsn.PeerID) { s.slots.Release(p) }
 
 // finish ends a stream after a reply. Close rather than Reset: the reply
 // must reach the peer (a reset drops bytes in flight), and closing our
@@ -194,12 +203,13 @@ const replyTime = 2 * time.Second
 func (s *Server) handle(st dsn.Stream) {
 	dl := time.Now().Add(s.opts.Timeout)
 	_ = st.SetDeadline(dl)
-	if !s.acquire() {
-		_ = writeFrame(st, reply{code: CodeBusy})
+	peer := st.RemotePeer()
+	if busy, ok := s.acquire(peer); !ok {
+		_ = writeFrame(st, reply{code: CodeBusy, text: busy})
 		finish(st)
 		return
 	}
-	defer s.release()
+	defer s.release(peer)
 
 	body, err := readFrame(st, MaxRequestSize)
 	var req request

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/slots"
 )
 
 // Defaults for ServerOptions and for clients whose context has no deadline.
@@ -20,7 +21,8 @@ const (
 	// DefaultMinRate is the slowest transfer rate, in bytes per second, that
 	// a stream's deadline allows for beyond its fixed Timeout: a 16 MiB
 	// shard gets 16 s more. Slower peers are cut off rather than holding a
-	// transfer slot forever.
+	// transfer slot forever, and the rate is kept all along a transfer,
+	// not only on average over it (see pace).
 	DefaultMinRate = 1 << 20
 )
 
@@ -35,6 +37,10 @@ type ServerOptions struct {
 	// MaxConcurrent bounds the transfers served at once, puts and gets
 	// together; requests beyond it are answered Busy at once.
 	MaxConcurrent int
+	// MaxPerPeer bounds the transfers served at once for any one peer, so
+	// that a peer that opens streams and stalls cannot take every slot;
+	// 0 means slots.DefaultPerPeer(MaxConcurrent).
+	MaxPerPeer int
 	// Timeout bounds each stream: reading the request and the fixed part of
 	// the transfer. The deadline grows by the transfer size over MinRate.
 	Timeout time.Duration
@@ -57,7 +63,7 @@ type Server struct {
 	store Store
 	opts  ServerOptions
 	log   *slog.Logger
-	slots chan struct{}
+	slots *slots.Limiter[dsn.PeerID]
 
 	puts, putErrors, gets, getErrors atomic.Int64
 	badRequests, busy                atomic.Int64
@@ -71,7 +77,7 @@ type Stats struct {
 	Gets        int64 // ranges sent in full
 	GetErrors   int64 // gets answered with an error code or broken off
 	BadRequests int64 // malformed request frames (also counted as errors)
-	Busy        int64 // requests turned away at MaxConcurrent
+	Busy        int64 // requests turned away at MaxConcurrent or MaxPerPeer
 	BytesIn     int64 // shard bytes read from clients
 	BytesOut    int64 // shard bytes written to clients
 }
@@ -91,7 +97,7 @@ func NewServer(store Store, opts ServerOptions) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{store: store, opts: opts, log: log, slots: make(chan struct{}, opts.MaxConcurrent)}
+	return &Server{store: store, opts: opts, log: log, slots: slots.New[dsn.PeerID](opts.MaxConcurrent, opts.MaxPerPeer)}
 }
 
 // Register serves both protocols on t.
@@ -126,17 +132,75 @@ func transferDeadline(timeout time.Duration, minRate, n int64) time.Time {
 	return time.Now().Add(timeout + time.Duration(n/minRate)*time.Second)
 }
 
-func (s *Server) acquire() bool {
-	select {
-	case s.slots <- struct{}{}:
-		return true
+// acquire takes a transfer slot for p, or says in busy's text why not.
+func (s *Server) acquire(p dsn.PeerID) (busy string, ok bool) {
+	switch s.slots.Acquire(p) {
+	case slots.Granted:
+		return "", true
+	case slots.PeerFull:
+		s.busy.Add(1)
+		return "this peer has as many transfers in progress as it may have at once", false
 	default:
 		s.busy.Add(1)
-		return false
+		return "", false
 	}
 }
 
-func (s *Server) release() { <-s.slots }
+func (s *Server) release(p dsn.PeerID) { s.slots.Release(p) }
+
+// pace moves a transfer's bytes under a deadline that follows its
+// progress: the n-th byte must have moved by start + grace + n/rate, and
+// never later than end, the deadline of the whole transfer. A peer that
+// sends (or takes) nothing is cut off after grace, and one that falls
+// behind rate soon after, instead of holding its slot, and for a put the
+// space reserved for the shard, until the whole transfer's deadline, which
+// for a shard of 2 GiB at 1 MiB/s is more than half an hour away.
+type pace struct {
+	st    dsn.Stream
+	start time.Time
+	grace time.Duration
+	rate  int64
+	end   time.Time
+	moved int64
+	armed time.Time // the deadline last set
+}
+
+func newPace(st dsn.Stream, grace time.Duration, rate int64, end time.Time) *pace {
+	return &pace{st: st, start: time.Now(), grace: grace, rate: rate, end: end}
+}
+
+// rearmEvery is how far the progress deadline must have moved before it
+// is set again (or a quarter of the grace, if less): setting it arms a
+// timer, which at gigabytes per second and a call per buffer would cost
+// more than it is worth. The deadline in force is at most this much
+// earlier than the exact one.
+const rearmEvery = time.Second
+
+func (p *pace) arm() {
+	d := p.start.Add(p.grace + time.Duration(float64(p.moved)/float64(p.rate)*float64(time.Second)))
+	if d.After(p.end) {
+		d = p.end
+	}
+	step := min(rearmEvery, p.grace/4)
+	if p.armed.IsZero() || d.Sub(p.armed) >= step || d.Equal(p.end) && !p.armed.Equal(p.end) {
+		_ = p.st.SetDeadline(d)
+		p.armed = d
+	}
+}
+
+func (p *pace) Read(b []byte) (int, error) {
+	p.arm()
+	n, err := p.st.Read(b)
+	p.moved += int64(n)
+	return n, err
+}
+
+func (p *pace) Write(b []byte) (int, error) {
+	p.arm()
+	n, err := p.st.Write(b)
+	p.moved += int64(n)
+	return n, err
+}
 
 // finish ends a stream after a reply. Close rather than Reset: the reply
 // must reach the client, and closing the read side stops the client's
@@ -156,12 +220,13 @@ func Sender(ctx context.Context) (dsn.PeerID, bool) {
 
 func (s *Server) handlePut(st dsn.Stream) {
 	_ = st.SetDeadline(time.Now().Add(s.opts.Timeout))
-	if !s.acquire() {
-		_ = writeFrame(st, putResult{code: CodeBusy})
+	peer := st.RemotePeer()
+	if busy, ok := s.acquire(peer); !ok {
+		_ = writeFrame(st, putResult{code: CodeBusy, text: busy})
 		finish(st)
 		return
 	}
-	defer s.release()
+	defer s.release(peer)
 
 	var buf [MaxFrameSize]byte
 	body, err := readFrame(st, buf[:])
@@ -192,12 +257,14 @@ func (s *Server) handlePut(st dsn.Stream) {
 	}
 
 	dl := transferDeadline(s.opts.Timeout, s.opts.MinRate, req.size)
-	_ = st.SetDeadline(dl)
 	ctx, cancel := context.WithDeadline(context.WithValue(context.Background(), senderKey{}, st.RemotePeer()), dl)
 	defer cancel()
-	in := &countingReader{r: io.LimitReader(st, req.size)}
+	in := &countingReader{r: io.LimitReader(newPace(st, s.opts.Timeout, s.opts.MinRate, dl), req.size)}
 	err = s.store.ReceiveShard(ctx, req.id, req.size, in)
 	s.bytesIn.Add(in.n)
+	// The reply gets its own time: the last progress deadline may be
+	// close, and the store's syncs come after the last byte.
+	_ = st.SetDeadline(time.Now().Add(s.opts.Timeout))
 	code := errCode(err)
 	if err != nil {
 		s.putErrors.Add(1)
@@ -221,12 +288,13 @@ func (s *Server) handlePut(st dsn.Stream) {
 
 func (s *Server) handleGet(st dsn.Stream) {
 	_ = st.SetDeadline(time.Now().Add(s.opts.Timeout))
-	if !s.acquire() {
-		_ = writeFrame(st, getResponse{code: CodeBusy})
+	peer := st.RemotePeer()
+	if busy, ok := s.acquire(peer); !ok {
+		_ = writeFrame(st, getResponse{code: CodeBusy, text: busy})
 		finish(st)
 		return
 	}
-	defer s.release()
+	defer s.release(peer)
 
 	fail := func(code Code, err error) {
 		s.getErrors.Add(1)
@@ -276,7 +344,8 @@ func (s *Server) handleGet(st dsn.Stream) {
 		fail(CodeInternal, nil)
 		return
 	}
-	_ = st.SetDeadline(transferDeadline(s.opts.Timeout, s.opts.MinRate, n))
+	paced := newPace(st, s.opts.Timeout, s.opts.MinRate, transferDeadline(s.opts.Timeout, s.opts.MinRate, n))
+	paced.arm()
 	if err := writeFrame(st, getResponse{code: CodeOK, size: size, length: n}); err != nil {
 		s.getErrors.Add(1)
 		_ = st.Reset()
@@ -286,7 +355,7 @@ func (s *Server) handleGet(st dsn.Stream) {
 	// unsent part taken back on failure, so that Stats includes a get once
 	// the client has read it all.
 	s.gets.Add(1)
-	out := &countingWriter{w: st, n: &s.bytesOut}
+	out := &countingWriter{w: paced, n: &s.bytesOut}
 	bp := copyBufs.Get().(*[]byte)
 	sent, err := io.CopyBuffer(out, io.LimitReader(rc, n), *bp)
 	copyBufs.Put(bp)

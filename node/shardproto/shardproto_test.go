@@ -494,7 +494,7 @@ func TestBusy(t *testing.T) {
 		first <- err
 	}()
 	// Wait for the first request to hold the only slot.
-	for len(f.srv.slots) == 0 {
+	for inUse(f) == 0 {
 		select {
 		case <-ctx.Done():
 			t.Fatal("first request never started")
@@ -514,6 +514,12 @@ func TestBusy(t *testing.T) {
 	if got := f.srv.Stats().Busy; got != 2 {
 		t.Errorf("Stats().Busy = %d, want 2", got)
 	}
+}
+
+// inUse is the number of transfer slots f's server has given out.
+func inUse(f *fixture) int {
+	n, _ := f.srv.slots.InUse(f.client.Self())
+	return n
 }
 
 func TestUnreachable(t *testing.T) {
