@@ -279,3 +279,9 @@ func (x u128) div(d uint64) (uint64, bool) {
 	q, _ := bits.Div64(x.hi, x.lo, d)
 	return q, true
 }
+
+// rem returns x mod d, for x whose quotient by d fits in 64 bits.
+func (x u128) rem(d uint64) uint64 {
+	_, r := bits.Div64(x.hi%d, x.lo, d)
+	return r
+}

@@ -45,7 +45,7 @@ func TestEndFailedForfeitsCollateral(t *testing.T) {
 				cl = a
 			}
 		}
-		penalties := uint64(MaxConsecutiveFailures * 700)
+		penalties := uint64(MaxConsecutiveFailures * testPenalty)
 		if pr.Forfeits != testCollateral || pr.Penalties != penalties+testCollateral {
 			t.Errorf("provider Forfeits, Penalties = %d, %d; want %d, %d", pr.Forfeits, pr.Penalties, testCollateral, penalties+testCollateral)
 		}

@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // to these bytes is a format change and needs a new Version.
 func TestEntryGolden(t *testing.T) {
 	var out strings.Builder
-	for _, e := range []Entry{newDeal(t, testShard, dealFrom, dealTo), newReceipt(t, testShard, 1, 2, 1<<28), newCredit(t, testShard, 1000), newPenalty(t, testShard, 1002),
+	for _, e := range []Entry{newDeal(t, testShard, dealFrom, dealTo), newReceipt(t, testShard, 1, 2, 1<<28), newCredit(t, testShard, 1000), penaltyOf(t, testShard, 1002, hour, 700),
 		newEnd(t, testShard, dealFrom, 1003*hour, EndFailed, testCollateral, auditorKey)} {
 		b, err := Marshal(e)
 		if err != nil {

@@ -43,12 +43,16 @@ var (
 	// a key that is neither the deal's client nor one of its auditors.
 	ErrNotAuditor = errors.New("signer is not an auditor of the deal")
 	// ErrTerms is returned for an entry at odds with its deal: a receipt
-	// for more bytes than the shard, a credit for another size, an epoch
-	// length other than the one the deal's first audit used; or an End
-	// at odds with it: At outside the deal, an expiry before the deal's
-	// End, a failure without MaxConsecutiveFailures penalties in a row
-	// or forfeiting other than the deal's Collateral, or an End before a
-	// credit or penalty already logged for a later epoch.
+	// for more bytes than the shard, a credit for another size, a
+	// penalty of another amount than PenaltyAmount, an epoch length
+	// other than the one the deal's first audit used (or that an epoch
+	// of the deal it renews ran on into it with); or an End at odds with
+	// it: At outside the deal, an expiry before the deal's End, a
+	// failure without MaxConsecutiveFailures penalties in a row or
+	// forfeiting other than the deal's Collateral, an End before a
+	// credit or penalty already logged for a later epoch or before where
+	// an epoch of the deal it renews runs on to. Also for an entry that
+	// would take a party's account total past MaxAccountTotal.
 	ErrTerms = errors.New("entry does not match the deal's terms")
 	// ErrSequence is returned for a receipt whose sequence number is not
 	// above every earlier one of its session: a replay, a lowered or a
@@ -60,9 +64,10 @@ var (
 	// ErrSessionMismatch is returned for a receipt whose session already
 	// belongs to another shard.
 	ErrSessionMismatch = errors.New("session belongs to another shard")
-	// ErrDealEnded is returned for a second End of one deal, and for a
+	// ErrDealEnded is returned for a second End of one deal, for a
 	// credit or penalty of an ended deal for an epoch that starts at or
-	// after the End's At.
+	// after the End's At, and for one whose epoch runs on into a renewal
+	// that ended before the epoch's part in it does.
 	ErrDealEnded = errors.New("deal has ended")
 	// ErrDuplicateOutcome is returned for a second credit or penalty for
 	// the same deal and epoch.
@@ -97,7 +102,8 @@ var (
 	// or indexes) cannot be read back.
 	ErrCorrupt = errors.New("corrupt ledger store")
 	// ErrOverflow is returned by Balance when a total does not fit in 64
-	// bits.
+	// bits: never for a log whose entries passed the rules (see
+	// MaxAccountTotal), only for Balances fed other entries.
 	ErrOverflow = errors.New("balance overflows 64 bits")
 	// ErrClosed is returned by a closed log.
 	ErrClosed = errors.New("ledger closed")

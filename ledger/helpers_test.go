@@ -70,11 +70,32 @@ func newCredit(t testing.TB, shard dsn.ShardID, epoch uint64) *Credit {
 	return c
 }
 
+// newPenalty returns the penalty for a missed hour of newDeal's deal, of
+// the amount its terms give.
 func newPenalty(t testing.TB, shard dsn.ShardID, epoch uint64) *Penalty {
 	t.Helper()
-	p := &Penalty{Provider: provider, Client: client, Auditor: auditor, Shard: shard, Epoch: epoch, EpochSeconds: hour, Outcome: OutcomeMissed, Amount: 700}
+	return penaltyOf(t, shard, epoch, hour, testPenalty)
+}
+
+// testPenalty is the penalty for an hour of newDeal's deal: twice the
+// hour's value, 2 × ⌊2^30 × 3600 × 10^6 / (2^30 × 2,592,000)⌋ = 2 × 1388.
+const testPenalty = 2776
+
+// penaltyOf returns a penalty signed by the auditor for epoch of secs
+// with the given amount.
+func penaltyOf(t testing.TB, shard dsn.ShardID, epoch, secs, amount uint64) *Penalty {
+	t.Helper()
+	p := &Penalty{Provider: provider, Client: client, Auditor: auditor, Shard: shard, Epoch: epoch, EpochSeconds: secs, Outcome: OutcomeMissed, Amount: amount}
 	must(t, p.Sign(auditorKey))
 	return p
+}
+
+// creditOf returns a credit signed by the auditor for epoch of secs.
+func creditOf(t testing.TB, shard dsn.ShardID, epoch, secs uint64) *Credit {
+	t.Helper()
+	c := &Credit{Provider: provider, Client: client, Auditor: auditor, Shard: shard, Epoch: epoch, EpochSeconds: secs, Bytes: 1 << 30, ProofDigest: sha256.Sum256([]byte{byte(epoch), byte(secs)})}
+	must(t, c.Sign(auditorKey))
+	return c
 }
 
 // testCollateral is what newDeal's provider stakes.

@@ -278,11 +278,11 @@ func TestBalance(t *testing.T) {
 	// hours: 3,000,000/720 = 4166.67, rounded down once.
 	// Bandwidth: sessions 1 and 2 end at 2^29 bytes each, one GiB at
 	// 10,000 per GiB.
-	want := Account{Party: provider, SpaceEarned: 4166, BytesServed: 1 << 30, BandwidthEarned: 10_000, Penalties: 700}
+	want := Account{Party: provider, SpaceEarned: 4166, BytesServed: 1 << 30, BandwidthEarned: 10_000, Penalties: testPenalty}
 	if *prov != want {
 		t.Errorf("provider account = %+v, want %+v", *prov, want)
 	}
-	wantCli := Account{Party: client, SpaceOwed: 4166, BandwidthOwed: 10_000, Compensation: 700}
+	wantCli := Account{Party: client, SpaceOwed: 4166, BandwidthOwed: 10_000, Compensation: testPenalty}
 	if *cli != wantCli {
 		t.Errorf("client account = %+v, want %+v", *cli, wantCli)
 	}

@@ -24,6 +24,8 @@ import (
 //	E u64be(deal index)                 -> u64be(epoch length)
 //	F u64be(deal index)                 -> u64be(penalties since the last credit)
 //	X u64be(deal index)                 -> u64be(at) u64be(End entry index)
+//	C u64be(deal index)                 -> u64be(until): an earlier deal's epoch runs on in it to until
+//	A party                             -> u64be(the party's account total, see MaxAccountTotal)
 //
 // The upper-case keys are indexes derived from the entries: Append reads
 // them to apply the rules, and Verify rebuilds them from scratch in a
@@ -40,6 +42,8 @@ const (
 	keyEpochLen   = 'E'
 	keyFailures   = 'F'
 	keyEnded      = 'X'
+	keyCarried    = 'C'
+	keyAccount    = 'A'
 )
 
 func u64Key(prefix byte, v uint64) []byte {
@@ -195,9 +199,9 @@ func (r *rules) apply(e Entry, idx int64) error {
 	case *Receipt:
 		return r.receipt(e)
 	case *Credit:
-		return r.outcome(KindCredit, triple{e.Shard, e.Client, e.Provider}, e.Auditor, e.Epoch, e.EpochSeconds, e.Bytes, idx)
+		return r.outcome(e, triple{e.Shard, e.Client, e.Provider}, e.Auditor, e.Epoch, e.EpochSeconds, idx)
 	case *Penalty:
-		return r.outcome(KindPenalty, triple{e.Shard, e.Client, e.Provider}, e.Auditor, e.Epoch, e.EpochSeconds, 0, idx)
+		return r.outcome(e, triple{e.Shard, e.Client, e.Provider}, e.Auditor, e.Epoch, e.EpochSeconds, idx)
 	case *End:
 		return r.end(e, idx)
 	}
@@ -297,12 +301,29 @@ func (r *rules) receipt(e *Receipt) error {
 	if e.Bytes > s.size {
 		return fmt.Errorf("%w: receipt for %d bytes of a %d-byte shard", ErrTerms, e.Bytes, s.size)
 	}
+	// The bytes the receipt adds, and their price rounded up, go to the
+	// parties' account totals (see MaxAccountTotal).
+	if delta := e.Bytes - s.bytes; delta > 0 {
+		d, err := r.readDeal(s.deal)
+		if err != nil {
+			return err
+		}
+		bw := mul(delta, d.PricePerGiB) // < 2^71
+		v, _ := bw.div(GiB)             // < 2^41
+		if bw.rem(GiB) != 0 {
+			v++
+		}
+		if err := r.charge(triple{e.Shard, e.Client, e.Provider}, delta+v); err != nil {
+			return err
+		}
+	}
 	s.seq, s.bytes = e.Seq, e.Bytes
 	return r.s.Set(key, s.marshal(), nil)
 }
 
-// outcome applies a credit (bytes > 0) or a penalty (bytes 0).
-func (r *rules) outcome(kind Kind, k triple, auditor PublicKey, epoch, secs, bytes uint64, idx int64) error {
+// outcome applies a credit or a penalty e: the deal it belongs to, the
+// renewals it runs on into, its auditor, terms, epoch length and epoch.
+func (r *rules) outcome(e Entry, k triple, auditor PublicKey, epoch, secs uint64, idx int64) error {
 	from, to := epoch*secs, (epoch+1)*secs // bounded by check
 	end, di, ok, err := r.dealBefore(k, from+1)
 	if err != nil {
@@ -315,14 +336,20 @@ func (r *rules) outcome(kind Kind, k triple, auditor PublicKey, epoch, secs, byt
 	// renewals carry it on without a gap: the outcome belongs to the
 	// deal the epoch starts in, so a renewal boundary neither loses an
 	// epoch nor counts one twice.
+	type hop struct {
+		di   int64
+		upto uint64 // where the epoch's part in the deal ends
+	}
+	var crossed []hop
 	for hops := 0; end < to; hops++ {
-		next, _, found, err := r.dealAt(k, end)
+		next, ni, found, err := r.dealAt(k, end)
 		if err != nil {
 			return err
 		}
 		if !found || hops == MaxRenewalHops {
 			return fmt.Errorf("%w: no deal covers epoch %d ([%d, %d)) of shard %x past %d", ErrNoDeal, epoch, from, to, k.shard[:6], end)
 		}
+		crossed = append(crossed, hop{ni, min(next, to)})
 		end = next
 	}
 	d, err := r.readDeal(di)
@@ -336,8 +363,22 @@ func (r *rules) outcome(kind Kind, k triple, auditor PublicKey, epoch, secs, byt
 	if !named {
 		return fmt.Errorf("%w: %s, deal at index %d", ErrNotAuditor, auditor.Short(), di)
 	}
-	if kind == KindCredit && bytes != d.Size {
-		return fmt.Errorf("%w: credit for %d bytes, deal for %d", ErrTerms, bytes, d.Size)
+	// What the entry adds to its parties' accounts (see MaxAccountTotal).
+	var charge uint64
+	switch e := e.(type) {
+	case *Credit:
+		if e.Bytes != d.Size {
+			return fmt.Errorf("%w: credit for %d bytes, deal for %d", ErrTerms, e.Bytes, d.Size)
+		}
+		charge = epochValue(d, secs, true)
+	case *Penalty:
+		// The deal's terms fix what a missed or failed epoch costs, as
+		// they fix its collateral: an auditor (the client, who is paid)
+		// cannot name its own price.
+		if want := PenaltyAmount(d, secs); e.Amount != want {
+			return fmt.Errorf("%w: penalty of %d for an epoch of %d s, the deal's terms give %d", ErrTerms, e.Amount, secs, want)
+		}
+		charge = e.Amount
 	}
 	at, endIdx, ended, err := r.ended(di)
 	if err != nil {
@@ -348,23 +389,35 @@ func (r *rules) outcome(kind Kind, k triple, auditor PublicKey, epoch, secs, byt
 	}
 	// Epoch numbers mean nothing without their length: the deal's first
 	// audit fixes it, so that two lengths cannot credit one hour twice.
-	lk := u64Key(keyEpochLen, uint64(di))
-	v, err := get(r.s, lk)
-	if err != nil {
+	if err := r.epochLen(di, secs); err != nil {
 		return err
 	}
-	switch {
-	case v == nil:
-		if err := r.s.Set(lk, binary.BigEndian.AppendUint64(nil, secs), nil); err != nil {
+	// A renewal the epoch runs on into must not have ended before the
+	// epoch's part in it does, and takes the same epoch length, fixed
+	// now if it has none: its own epochs are then cells of the same grid
+	// and cannot overlap this one. Where the epoch reaches in it is kept,
+	// so that no End logged later can cut it short either.
+	for _, h := range crossed {
+		if at, endIdx, ended, err := r.ended(h.di); err != nil {
+			return err
+		} else if ended && at < h.upto {
+			return fmt.Errorf("%w: epoch %d ([%d, %d)) runs on to %d in the renewal at index %d, which ended at %d (entry %d)", ErrDealEnded, epoch, from, to, h.upto, h.di, at, endIdx)
+		}
+		if err := r.epochLen(h.di, secs); err != nil {
+			return fmt.Errorf("epoch %d runs on into the renewal at index %d: %w", epoch, h.di, err)
+		}
+		until, err := r.carried(h.di)
+		if err != nil {
 			return err
 		}
-	case len(v) != 8:
-		return fmt.Errorf("%w: epoch length of %d bytes", ErrCorrupt, len(v))
-	case binary.BigEndian.Uint64(v) != secs:
-		return fmt.Errorf("%w: epoch of %d s, the deal's audits use %d s", ErrTerms, secs, binary.BigEndian.Uint64(v))
+		if h.upto > until {
+			if err := r.s.Set(u64Key(keyCarried, uint64(h.di)), binary.BigEndian.AppendUint64(nil, h.upto), nil); err != nil {
+				return err
+			}
+		}
 	}
 	ok2 := binary.BigEndian.AppendUint64(u64Key(keyOutcome, uint64(di)), epoch)
-	v, err = get(r.s, ok2)
+	v, err := get(r.s, ok2)
 	if err != nil {
 		return err
 	}
@@ -375,7 +428,10 @@ func (r *rules) outcome(kind Kind, k triple, auditor PublicKey, epoch, secs, byt
 		}
 		return fmt.Errorf("%w: epoch %d of deal at index %d, entry %d", ErrDuplicateOutcome, epoch, di, prev)
 	}
-	if err := r.s.Set(ok2, binary.BigEndian.AppendUint64([]byte{byte(kind)}, uint64(idx)), nil); err != nil {
+	if err := r.charge(k, charge); err != nil {
+		return err
+	}
+	if err := r.s.Set(ok2, binary.BigEndian.AppendUint64([]byte{byte(e.Kind())}, uint64(idx)), nil); err != nil {
 		return err
 	}
 	// The run of penalties since the last credit, in log order: what an
@@ -384,12 +440,106 @@ func (r *rules) outcome(kind Kind, k triple, auditor PublicKey, epoch, secs, byt
 	if err != nil {
 		return err
 	}
-	if kind == KindCredit {
+	if e.Kind() == KindCredit {
 		run = 0
 	} else {
 		run++
 	}
 	return r.s.Set(u64Key(keyFailures, uint64(di)), binary.BigEndian.AppendUint64(nil, run), nil)
+}
+
+// epochLen checks that deal di's audits use epochs of secs, and records
+// secs as its length if none is yet.
+func (r *rules) epochLen(di int64, secs uint64) error {
+	lk := u64Key(keyEpochLen, uint64(di))
+	v, err := get(r.s, lk)
+	switch {
+	case err != nil:
+		return err
+	case v == nil:
+		return r.s.Set(lk, binary.BigEndian.AppendUint64(nil, secs), nil)
+	case len(v) != 8:
+		return fmt.Errorf("%w: epoch length of %d bytes", ErrCorrupt, len(v))
+	case binary.BigEndian.Uint64(v) != secs:
+		return fmt.Errorf("%w: epoch of %d s, the deal's audits use %d s", ErrTerms, secs, binary.BigEndian.Uint64(v))
+	}
+	return nil
+}
+
+// carried returns how far into deal di an epoch of an earlier deal runs,
+// 0 if none does.
+func (r *rules) carried(di int64) (uint64, error) {
+	v, err := get(r.s, u64Key(keyCarried, uint64(di)))
+	switch {
+	case err != nil || v == nil:
+		return 0, err
+	case len(v) != 8:
+		return 0, fmt.Errorf("%w: carried epoch record of %d bytes", ErrCorrupt, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// MaxAccountTotal bounds, per party, the sum of everything the entries
+// of one log add to its Account, fields of both roles together: credit
+// values and receipts' bandwidth (each rounded up), bytes served, penalty
+// amounts and forfeits. Every Account field is at most that sum, so
+// Balance never overflows on a log the rules accepted. Reaching it takes
+// billions of units: no real trade comes near it.
+const MaxAccountTotal = 1 << 63
+
+// accountLimit is MaxAccountTotal; tests lower it to reach it.
+var accountLimit uint64 = MaxAccountTotal
+
+// charge adds v to the account totals of k's client and provider,
+// refusing the entry if either would pass accountLimit.
+func (r *rules) charge(k triple, v uint64) error {
+	if v == 0 {
+		return nil
+	}
+	for _, p := range []PublicKey{k.provider, k.client} {
+		key := append([]byte{keyAccount}, p[:]...)
+		b, err := get(r.s, key)
+		if err != nil {
+			return err
+		}
+		var total uint64
+		switch len(b) {
+		case 0:
+		case 8:
+			total = binary.BigEndian.Uint64(b)
+		default:
+			return fmt.Errorf("%w: account total of %d bytes", ErrCorrupt, len(b))
+		}
+		if total > accountLimit || v > accountLimit-total {
+			return fmt.Errorf("%w: the entry adds %d to the %d already in %s's account, past the bound of %d", ErrTerms, v, total, p.Short(), accountLimit)
+		}
+		if err := r.s.Set(key, binary.BigEndian.AppendUint64(nil, total+v), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// epochValue is what keeping deal d's shard for one epoch of secs
+// earns, in nano-units: size × seconds × price / (GiB × month), rounded
+// up if up, else down. It is below 2^46 (size ≤ 2^31, secs < 2^25,
+// price ≤ 2^40).
+func epochValue(d *Deal, secs uint64, up bool) uint64 {
+	num := mul(d.Size*secs, d.PricePerGiBMonth) // d.Size*secs < 2^56
+	q, _ := num.div(GiB * MonthSeconds)         // below 2^46: fits
+	if up && num.rem(GiB*MonthSeconds) != 0 {
+		q++
+	}
+	return q
+}
+
+// PenaltyAmount is the Amount of the Penalty for an epoch of epochSeconds
+// of deal d that failed or was missed, the only amount the rules accept:
+// twice what the epoch would have earned (the credit lost and as much
+// again), rounded down, at least one nano-unit, at most MaxAmount. It is
+// market.EpochPenalty and node/book.Penalty, with the same arithmetic.
+func PenaltyAmount(d *Deal, epochSeconds uint64) uint64 {
+	return max(1, min(epochValue(d, epochSeconds, false), MaxAmount/2)*2)
 }
 
 // failures returns the penalties logged for deal di since its last credit.
@@ -506,6 +656,16 @@ func (r *rules) end(e *End, idx int64) error {
 		return err
 	} else if ok && from >= e.At {
 		return fmt.Errorf("%w: end at %d, an epoch from %d already has a credit or penalty", ErrTerms, e.At, from)
+	}
+	// Nor cut short an epoch of an earlier deal that runs on into this
+	// one.
+	if until, err := r.carried(di); err != nil {
+		return err
+	} else if e.At < until {
+		return fmt.Errorf("%w: end at %d, an epoch of the deal it renews already runs on in it to %d", ErrTerms, e.At, until)
+	}
+	if err := r.charge(k, e.Forfeit); err != nil {
+		return err
 	}
 	val := binary.BigEndian.AppendUint64(nil, e.At)
 	val = binary.BigEndian.AppendUint64(val, uint64(idx))
