@@ -316,7 +316,7 @@ func decodeReply(b []byte) (reply, error) {
 	d := decoder{b: b}
 	var m reply
 	d.typ(typeReply)
-	m.code = Code(d.uvarint())
+	m.code = Code(d.bounded("code", 0, math.MaxInt64))
 	m.length = int64(d.bounded("proof length", 0, math.MaxInt64))
 	m.text = d.text()
 	if d.err == nil && m.code != CodeOK && m.length != 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -319,7 +320,7 @@ func decodeReply(b []byte, bound int) (reply, error) {
 	d := decoder{b: b}
 	var m reply
 	d.typ(typeReply)
-	m.code = Code(d.uvarint())
+	m.code = Code(d.bounded("code", 0, math.MaxInt64))
 	n := d.bounded("text length", 0, MaxTextSize)
 	if s := d.take(int(n), "text"); d.err == nil {
 		if !utf8.Valid(s) {

@@ -234,7 +234,7 @@ func decodePutResult(b []byte) (putResult, error) {
 	d := decoder{b: b}
 	var m putResult
 	d.typ(typePutResult)
-	m.code = Code(d.uvarint())
+	m.code = Code(d.int63())
 	m.text = d.text()
 	return m, d.done("put result")
 }
@@ -253,7 +253,7 @@ func decodeGetResponse(b []byte) (getResponse, error) {
 	d := decoder{b: b}
 	var m getResponse
 	d.typ(typeGetResponse)
-	m.code = Code(d.uvarint())
+	m.code = Code(d.int63())
 	m.size = d.int63()
 	m.length = d.int63()
 	m.text = d.text()
