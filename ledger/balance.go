@@ -46,7 +46,9 @@ type Account struct {
 
 // Balances folds entries, in log order, into accounts. It trusts that
 // the entries passed a Log's rules (Append or Verify checked them): it
-// only looks up the deal each entry is priced by. It is a plain value
+// only looks up the deal each entry is priced by. For such entries it
+// never returns ErrOverflow: the rules bound every party's account total
+// (MaxAccountTotal). It is a plain value
 // with no I/O; memory grows with the deals and sessions, not the
 // entries.
 type Balances struct {
@@ -267,7 +269,7 @@ func mul(a, b uint64) u128 {
 
 func (x u128) add(y u128) u128 {
 	lo, c := bits.Add64(x.lo, y.lo, 0)
-	hi, _ := bits.Add64(x.hi, y.hi, c) // sums of < 2^40 products of < 2^96 cannot reach 2^128
+	hi, _ := bits.Add64(x.hi, y.hi, c) // a pair's sums stay below MaxAccountTotal × 2^52: far from 2^128
 	return u128{hi, lo}
 }
 

@@ -58,10 +58,15 @@
 // stays on one shard, its sequence number is above every earlier one of
 // the session (replays, lowered and reordered receipts fail), its bytes
 // never decrease nor exceed the shard's size; a credit or penalty falls
-// inside a deal's time ([epoch×len, (epoch+1)×len) ⊆ [Start, End)), is
-// signed by an auditor the deal names, uses the epoch length of the
-// deal's first audit, and is the only credit or penalty of its (deal,
-// epoch); a credit's Bytes is the deal's Size. An End names a deal in the
+// inside a deal's time ([epoch×len, (epoch+1)×len) ⊆ [Start, End)), or
+// runs on from it into renewals without a gap, is signed by an auditor
+// the deal it starts in names, uses the epoch length of that deal's
+// first audit, and is the only credit or penalty of its (deal, epoch); a
+// credit's Bytes is the deal's Size, a penalty's Amount is PenaltyAmount
+// of the deal's terms. Every renewal an epoch runs on into takes its
+// length and must not end before the epoch's part in it does, then or
+// later. No party's account total passes MaxAccountTotal, so Balance
+// cannot overflow. An End names a deal in the
 // log (ErrNoDeal) that has not ended (ErrDealEnded), is signed by its
 // client or one of its auditors (ErrNotAuditor; by the provider,
 // ErrSelfDealing), has At within [Start, End] and after the epoch of
