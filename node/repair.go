@@ -129,13 +129,22 @@ func (c *Client) repairSegment(ctx context.Context, m *manifest.Manifest, code *
 			// The fetched shards verified and the code is deterministic:
 			// only a manifest that does not describe its own shards
 			// gets here.
-			return r, seg, fmt.Errorf("shard %d rebuilt as %s, the manifest says %s: %w", j, got.Short(), sh.ID.Short(), dsn.ErrCorruptShard)
+			// Nothing is placed: none of the segment's shards counts as
+			// rebuilt.
+			return SegmentRepair{Segment: i}, seg, fmt.Errorf("shard %d rebuilt as %s, the manifest says %s: %w", j, got.Short(), sh.ID.Short(), dsn.ErrCorruptShard)
 		}
 		place[j] = shards[j]
 		r.Rebuilt = append(r.Rebuilt, j)
 	}
+	// The holders of the shards being replaced take none of them back.
+	avoid := make(map[dsn.PeerID]bool)
+	for j, sh := range seg.Shards {
+		if keep[j] == "" && sh.Provider != "" {
+			avoid[sh.Provider] = true
+		}
+	}
 	var stored atomic.Int64
-	newSeg, err := c.placeSegment(ctx, i, place, ids, placePolicy{keep: keep}, &stored, func() {})
+	newSeg, err := c.placeSegment(ctx, i, place, ids, placePolicy{keep: keep, avoid: avoid}, &stored, func() {})
 	// placeSegment leaves a shard it could not place without a provider:
 	// that shard keeps its old entry, and only the placed count as
 	// rebuilt.

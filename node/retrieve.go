@@ -610,6 +610,12 @@ func (c *Client) retrieve(ctx context.Context, ref manifest.Reference, m *manife
 		}
 		return nil
 	}()
+	if writeErr == nil && done != m.Size && ctx.Err() != nil {
+		// The fetcher stopped early because the caller's ctx ended, and
+		// the segments it had fetched were written: a cancellation, not
+		// data that fails its check.
+		writeErr = context.Cause(ctx)
+	}
 	if writeErr != nil {
 		cancel()
 		pw.CloseWithError(writeErr)

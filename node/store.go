@@ -567,7 +567,9 @@ func (c *Client) placeSegment(ctx context.Context, index int, shards [][]byte, i
 	next := func(i int, tried map[dsn.PeerID]bool) (dsn.PeerID, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		skip := func(p dsn.PeerID) bool { return taken[p] || tried[p] || !eligible(p, len(shards[i])) }
+		skip := func(p dsn.PeerID) bool {
+			return taken[p] || tried[p] || pol.avoid[p] || !eligible(p, len(shards[i]))
+		}
 		clash := func(p dsn.PeerID) bool {
 			for _, n := range netsOf(p) {
 				if nets[n] > 0 {
@@ -711,7 +713,13 @@ func (c *Client) sendTags(ctx context.Context, p dsn.PeerID, id dsn.ShardID, tag
 
 // placePolicy is what a placement must respect beyond the rule itself.
 type placePolicy struct {
-	keep     []dsn.PeerID
+	keep []dsn.PeerID
+	// avoid are peers that may take none of the shards: in a repair, the
+	// holders of the shards being replaced. A holder whose copy is lost
+	// or corrupt but which still answers would otherwise be the closest
+	// candidate again, and a store that already holds a shard takes it
+	// back without reading a byte, so the lost copy would stay lost.
+	avoid    map[dsn.PeerID]bool
 	maxPrice uint64
 }
 
