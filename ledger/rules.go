@@ -82,6 +82,10 @@ func get(r reader, key []byte) ([]byte, error) {
 type rules struct {
 	owner PublicKey
 	s     kv
+	// Caches for one batch, whose entries the rules see in order: deals
+	// never change once logged, and totals change only through charge.
+	deals  map[int64]*Deal
+	totals map[PublicKey]uint64
 }
 
 func dealPrefix(k triple) []byte {
@@ -138,6 +142,9 @@ func (r *rules) dealAt(k triple, t uint64) (end uint64, idx int64, found bool, e
 
 // readDeal returns the deal entry at idx.
 func (r *rules) readDeal(idx int64) (*Deal, error) {
+	if d, ok := r.deals[idx]; ok {
+		return d, nil
+	}
 	b, err := get(r.s, u64Key(keyEntry, uint64(idx)))
 	if err != nil {
 		return nil, err
@@ -150,6 +157,10 @@ func (r *rules) readDeal(idx int64) (*Deal, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: index points at a %s at %d, not a deal", ErrCorrupt, e.Kind(), idx)
 	}
+	if r.deals == nil {
+		r.deals = map[int64]*Deal{}
+	}
+	r.deals[idx] = d
 	return d, nil
 }
 
@@ -496,19 +507,24 @@ func (r *rules) charge(k triple, v uint64) error {
 	if v == 0 {
 		return nil
 	}
+	if r.totals == nil {
+		r.totals = map[PublicKey]uint64{}
+	}
 	for _, p := range []PublicKey{k.provider, k.client} {
 		key := append([]byte{keyAccount}, p[:]...)
-		b, err := get(r.s, key)
-		if err != nil {
-			return err
-		}
-		var total uint64
-		switch len(b) {
-		case 0:
-		case 8:
-			total = binary.BigEndian.Uint64(b)
-		default:
-			return fmt.Errorf("%w: account total of %d bytes", ErrCorrupt, len(b))
+		total, ok := r.totals[p]
+		if !ok {
+			b, err := get(r.s, key)
+			if err != nil {
+				return err
+			}
+			switch len(b) {
+			case 0:
+			case 8:
+				total = binary.BigEndian.Uint64(b)
+			default:
+				return fmt.Errorf("%w: account total of %d bytes", ErrCorrupt, len(b))
+			}
 		}
 		if total > accountLimit || v > accountLimit-total {
 			return fmt.Errorf("%w: the entry adds %d to the %d already in %s's account, past the bound of %d", ErrTerms, v, total, p.Short(), accountLimit)
@@ -516,6 +532,7 @@ func (r *rules) charge(k triple, v uint64) error {
 		if err := r.s.Set(key, binary.BigEndian.AppendUint64(nil, total+v), nil); err != nil {
 			return err
 		}
+		r.totals[p] = total + v
 	}
 	return nil
 }
