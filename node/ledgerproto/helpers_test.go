@@ -202,7 +202,9 @@ func (f *fixture) credit(t testing.TB, epoch uint64, signer dsn.PeerID) *ledger.
 
 func (f *fixture) penalty(t testing.TB, epoch uint64) *ledger.Penalty {
 	t.Helper()
-	p := &ledger.Penalty{Provider: f.pub("provider"), Client: f.pub("client"), Auditor: f.pub("auditor"), Shard: f.shard, Epoch: epoch, EpochSeconds: hour, Outcome: ledger.OutcomeMissed, Amount: 700}
+	// Every deal of the fixture has the same terms: the penalty they give.
+	amount := ledger.PenaltyAmount(f.deal(t, f.shard, 0, hour), hour)
+	p := &ledger.Penalty{Provider: f.pub("provider"), Client: f.pub("client"), Auditor: f.pub("auditor"), Shard: f.shard, Epoch: epoch, EpochSeconds: hour, Outcome: ledger.OutcomeMissed, Amount: amount}
 	must(t, p.Sign(f.keys["auditor"]))
 	return p
 }
