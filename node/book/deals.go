@@ -115,19 +115,20 @@ func (b *Book) covering(k dealKey, from, to uint64) *tracked {
 			continue
 		}
 		// As the ledger's rule: renewals may carry the epoch past the
-		// end of the deal it starts in.
+		// end of the deal it starts in, but not past a renewal's End
+		// (the ledger refuses an entry for such an epoch).
 		end := t.deal.End
 		for hops := 0; end < to && hops < ledger.MaxRenewalHops; hops++ {
-			next := end
+			var next *tracked
 			for _, u := range ts {
 				if u.deal.Start == end {
-					next = u.deal.End
+					next = u
 				}
 			}
-			if next == end {
+			if next == nil || next.end != nil && next.end.At < min(to, next.deal.End) {
 				break
 			}
-			end = next
+			end = next.deal.End
 		}
 		if to <= end {
 			return t

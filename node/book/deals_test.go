@@ -221,3 +221,33 @@ func TestSubmitEnd(t *testing.T) {
 		t.Errorf("PeerOf(client key) = %q, %v; want %q", peer, ok, c.id)
 	}
 }
+
+// An epoch that runs on from a deal into its renewal is covered by the
+// deal only while the renewal stands: once the renewal is cancelled
+// before the epoch ends, no deal covers the epoch (the ledger would refuse
+// a credit or penalty for it), so Settle judges nothing for it.
+func TestEpochIntoACancelledRenewalIsNotCovered(t *testing.T) {
+	ps := world(t, map[dsn.ShardID]int64{shardA: 1000}, "client", "provider")
+	c, p := ps["client"], ps["provider"]
+	ctx := ctxT(t)
+	d := deal(t, c, p, shardA, 1000)
+	settle(t, c, p, d, d.Start/hourSecs+1, true)
+	r, err := c.book.Renewal(d)
+	must(t, err)
+	signed, err := p.book.ProposeDeal(ctx, c.id, r)
+	must(t, err)
+	must(t, c.book.Record(ctx, signed))
+	from, to := d.End-hourSecs, d.End+hourSecs
+	if info, ok := c.book.DealFor(p.id, shardA, from, to); !ok || info.Deal.Start != d.Start {
+		t.Fatalf("DealFor(epoch into a standing renewal) = %v, %v; want the deal it starts in", info.Deal, ok)
+	}
+	end, err := c.book.EndDeal(signed, signed.Start, ledger.EndCancelled)
+	must(t, err)
+	must(t, c.book.Record(ctx, end))
+	if info, ok := c.book.DealFor(p.id, shardA, from, to); ok {
+		t.Errorf("DealFor(epoch into a renewal cancelled at its start) = deal from %d, want none", info.Deal.Start)
+	}
+	if _, ok := c.book.DealFor(p.id, shardA, d.End-2*hourSecs, d.End-hourSecs); !ok {
+		t.Errorf("DealFor(epoch within the deal itself) = none, want the deal")
+	}
+}
