@@ -439,10 +439,10 @@ func (b *Book) Judge(d *ledger.Deal, epoch uint64, epochSeconds uint64, pass boo
 // again, and at least one nano-unit, so that no penalty rounds to
 // nothing (market.EpochPenalty). The collateral is not part of it: it is
 // forfeited once, by the End that follows the penalty failing the deal
-// (EndDeal).
+// (EndDeal). It is the ledger's own rule (ledger.PenaltyAmount): a log
+// takes a penalty of no other amount.
 func Penalty(d *ledger.Deal, epochSeconds uint64) uint64 {
-	v := EpochValue(d, epochSeconds)
-	return max(1, min(v, ledger.MaxAmount/2)*2)
+	return ledger.PenaltyAmount(d, epochSeconds)
 }
 
 // EpochValue is what keeping the shard of deal d for one epoch of
