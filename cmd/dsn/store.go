@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dsn-project/dsn/internal/regfile"
 	"github.com/dsn-project/dsn/node"
 	"github.com/dsn-project/dsn/node/daemon"
 	"github.com/dsn-project/dsn/node/daemon/api"
@@ -84,19 +85,14 @@ func runStore(cmd *cobra.Command, f storeFlags, path string) error {
 	size := int64(-1)
 	name := "standard input"
 	if path != "-" {
-		file, err := os.Open(path)
+		// Opened without blocking on a FIFO: only regular files are
+		// stored by path (standard input takes the rest, with "-").
+		file, fsize, err := regfile.Open(path)
 		if err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
 		defer file.Close()
-		fi, err := file.Stat()
-		if err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("store: %s is not a regular file", path)
-		}
-		in, size, name = file, fi.Size(), path
+		in, size, name = file, fsize, path
 	}
 
 	c, s, err := connect(cmd, dir)

@@ -22,6 +22,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/regfile"
 	"github.com/dsn-project/dsn/manifest"
 	"github.com/dsn-project/dsn/node"
 	"github.com/dsn-project/dsn/node/auditproto"
@@ -398,22 +399,18 @@ func (d *Daemon) handleStore(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// openRegular opens a regular file for reading and returns its size.
+// openRegular opens a regular file for reading and returns its size. It
+// never blocks on the file's type (a FIFO with no writer would otherwise
+// hold the request, and its transfer slot, until one came).
 func openRegular(path string) (*os.File, int64, error) {
-	f, err := os.Open(path)
+	f, size, err := regfile.Open(path)
 	if err != nil {
+		if errors.Is(err, regfile.ErrNotRegular) {
+			return nil, 0, err
+		}
 		return nil, 0, fmt.Errorf("daemon cannot read the file: %w", err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, fmt.Errorf("daemon cannot read the file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("%s is not a regular file", path)
-	}
-	return f, fi.Size(), nil
+	return f, size, nil
 }
 
 func (d *Daemon) handleRetrieve(w http.ResponseWriter, r *http.Request) {
