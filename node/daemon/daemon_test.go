@@ -379,3 +379,29 @@ func TestLimitedTransfers(t *testing.T) {
 	}
 	close(release)
 }
+
+// m = 0 (no parity) is a code like any other: both forms of a store
+// request keep it, and neither takes the default m for it.
+func TestAPIStoreWithoutParity(t *testing.T) {
+	n := newTestNet(t, 3)
+	_, r, _ := n.startDaemon(t, "client", 0, APIOptions{})
+	ctx := ctxT(t)
+	c, err := api.Dial(ctx, r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(1<<20, 5)
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := api.StoreOptions{K: 2, M: 0}
+	res, err := c.StoreFile(ctx, path, opts, nil)
+	if err != nil || res.K != 2 || res.M != 0 {
+		t.Errorf("StoreFile(k=2, m=0) = %+v, %v; want k=2 m=0", res, err)
+	}
+	res, err = c.Store(ctx, bytes.NewReader(data), int64(len(data)), opts, nil)
+	if err != nil || res.K != 2 || res.M != 0 {
+		t.Errorf("Store(k=2, m=0) = %+v, %v; want k=2 m=0", res, err)
+	}
+}

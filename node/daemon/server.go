@@ -322,8 +322,14 @@ func (d *Daemon) handleStore(w http.ResponseWriter, r *http.Request) {
 		if !decodeJSON(w, r, "store", &req) {
 			return
 		}
-		opts = node.StoreOptions{K: req.K, M: req.M, Public: req.Public, MaxPrice: req.MaxPrice}
-		if err := checkKM(&opts, req.K != 0, req.M != 0); err != nil {
+		opts = node.StoreOptions{Public: req.Public, MaxPrice: req.MaxPrice}
+		if req.K != nil {
+			opts.K = *req.K
+		}
+		if req.M != nil {
+			opts.M = *req.M
+		}
+		if err := checkKM(&opts, req.K != nil, req.M != nil); err != nil {
 			writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 			return
 		}

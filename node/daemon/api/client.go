@@ -162,7 +162,12 @@ type StoreOptions struct {
 // RemoteError with CodeUnreadable says it is not; Store can send the bytes
 // instead). progress, if not nil, is called as the store advances.
 func (c *Client) StoreFile(ctx context.Context, path string, opts StoreOptions, progress func(Progress)) (*StoreResult, error) {
-	body, err := json.Marshal(StoreRequest{Path: path, K: opts.K, M: opts.M, Public: opts.Public, MaxPrice: opts.MaxPrice})
+	sr := StoreRequest{Path: path, Public: opts.Public, MaxPrice: opts.MaxPrice}
+	if opts.K != 0 || opts.M != 0 {
+		// Both, as the query form sends them: m = 0 is a code too.
+		sr.K, sr.M = &opts.K, &opts.M
+	}
+	body, err := json.Marshal(sr)
 	if err != nil {
 		return nil, err
 	}

@@ -24,10 +24,13 @@ const MediaEvents = "application/x-ndjson"
 // The other form of the request sends the file's bytes as the body
 // (application/octet-stream), with k, m and public in the query.
 type StoreRequest struct {
-	Path   string `json:"path"`
-	K      int    `json:"k,omitempty"` // 0, 0: the daemon's defaults
-	M      int    `json:"m,omitempty"`
-	Public bool   `json:"public,omitempty"`
+	Path string `json:"path"`
+	// K and M are the code; one left out takes the daemon's default. They
+	// are pointers so that an explicit 0 (m = 0: no parity) is told
+	// apart from a field left out.
+	K      *int `json:"k,omitempty"`
+	M      *int `json:"m,omitempty"`
+	Public bool `json:"public,omitempty"`
 	// MaxPrice is the most paid per GiB-month, in nano-units (0: the
 	// daemon's limit); providers asking more are passed over.
 	MaxPrice uint64 `json:"max_price,omitempty"`
