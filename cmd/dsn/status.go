@@ -39,7 +39,10 @@ func newStatusCmd() *cobra.Command {
 				fmt.Fprintln(out, "storage        not a provider")
 			}
 			fmt.Fprintf(out, "ledger         %d entries; checkpoints of %d other nodes kept\n", s.LedgerEntries, s.Witnessed)
-			if fs, err := c.Files(cmd.Context(), ""); err == nil && len(fs.Files) > 0 {
+			fs, err := c.Files(cmd.Context(), "")
+			if err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "dsn: status: files: %v\n", err)
+			} else if len(fs.Files) > 0 {
 				fmt.Fprintf(out, "files          %d stored by this node (shards whose latest audit passed):\n", len(fs.Files))
 				for _, f := range fs.Files {
 					fmt.Fprintf(out, "  %s  %s  %d/%d healthy\n", f.Manifest, formatBytes(f.Size), f.Healthy, len(f.Shards))

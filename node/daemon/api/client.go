@@ -34,8 +34,12 @@ const TokenFile = "api.token"
 // is no api file, or the address in it does not answer.
 var ErrNoDaemon = errors.New("no daemon running for this repo")
 
-// maxAnswer bounds the size of an answer the client reads.
-const maxAnswer = 1 << 20
+// maxAnswer bounds the size of an answer the client reads. The largest
+// are lists the daemon bounds by count, not bytes: up to 100,000 deals,
+// about 300 bytes each, and up to 10,000 files, each with its shards. An
+// answer over the bound is an error that says so, never a list cut short.
+// A variable so that tests can lower it.
+var maxAnswer = 256 << 20
 
 // pingTimeout bounds how long Dial waits for a daemon to answer.
 const pingTimeout = 3 * time.Second
@@ -308,7 +312,7 @@ func (c *Client) do(req *http.Request, out any, progress func(Progress)) error {
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		re := &RemoteError{Status: resp.StatusCode}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, int64(maxAnswer)))
 		var e Error
 		if json.Unmarshal(b, &e) != nil || e.Message == "" {
 			e = Error{Code: CodeInternal, Message: fmt.Sprintf("daemon answered %s: %.200q", resp.Status, b)}
@@ -319,7 +323,14 @@ func (c *Client) do(req *http.Request, out any, progress func(Progress)) error {
 	if progress != nil && resp.Header.Get("Content-Type") == MediaEvents {
 		return readEvents(resp.Body, out, progress)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(maxAnswer)+1))
+	if err != nil {
+		return fmt.Errorf("read daemon answer: %w", err)
+	}
+	if len(b) > maxAnswer {
+		return fmt.Errorf("daemon answer over %d MiB, more than this client reads", maxAnswer>>20)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("decode daemon answer: %w", err)
 	}
 	return nil
