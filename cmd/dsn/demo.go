@@ -19,6 +19,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/dsn-project/dsn"
+	"github.com/dsn-project/dsn/internal/regfile"
 	"github.com/dsn-project/dsn/ledger"
 	"github.com/dsn-project/dsn/manifest"
 	"github.com/dsn-project/dsn/node"
@@ -85,21 +86,19 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	var src io.Reader
 	name, size := "generated data", int64(f.size)
 	if f.file != "" {
-		file, err := os.Open(f.file)
+		file, fsize, err := regfile.Open(f.file)
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 		defer file.Close()
-		st, err := file.Stat()
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if !st.Mode().IsRegular() {
-			return fmt.Errorf("demo: %s is not a regular file", f.file)
-		}
-		src, name, size = bufio.NewReaderSize(file, 1<<20), filepath.Base(f.file), st.Size()
+		src, name, size = bufio.NewReaderSize(file, 1<<20), filepath.Base(f.file), fsize
 	} else {
 		src = io.LimitReader(rand.NewChaCha8([32]byte{'d', 's', 'n'}), size)
+	}
+	if size == 0 {
+		// The demo corrupts and loses shards; an empty file has none
+		// (dsn store takes one all the same).
+		return fmt.Errorf("demo: %s is empty: the demo needs a file with at least one byte", name)
 	}
 	srcHash := blake3.New()
 	src = io.TeeReader(src, srcHash)

@@ -131,6 +131,10 @@ func TestDemoWithFile(t *testing.T) {
 }
 
 func TestDemoBadInput(t *testing.T) {
+	emptyFile := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args []string
 		want string
@@ -141,6 +145,8 @@ func TestDemoBadInput(t *testing.T) {
 		{[]string{"demo", "--k", "0"}, "k=0"},
 		{[]string{"demo", "--m", "300", "--providers", "400"}, "k+m <= 256"},
 		{[]string{"demo", "--size", "lots"}, "size"},
+		{[]string{"demo", "--size", "0"}, "is empty"},
+		{[]string{"demo", "--file", emptyFile}, "is empty"},
 	}
 	for _, tt := range tests {
 		_, err := run(t, tt.args...)
