@@ -46,6 +46,9 @@ stopped testnet restarts it with its data. Each daemon logs to daemon.log in
 its repo.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("testnet up: --timeout %v: want a positive duration", timeout)
+			}
 			bin, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("testnet: find the dsn binary: %w", err)
@@ -96,6 +99,9 @@ func newTestnetDownCmd() *cobra.Command {
 		Short: "Stop the nodes of a testnet (their repos are kept)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("testnet down: --timeout %v: want a positive duration (SIGKILL at once leaves no time to shut down cleanly)", timeout)
+			}
 			stopped, err := testnet.Down(cmd.Context(), dir, timeout)
 			for _, n := range stopped {
 				fmt.Fprintf(cmd.OutOrStdout(), "stopped %s\n", n)

@@ -245,3 +245,27 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestTestnetTimeoutMustBePositive: a zero or negative --timeout is refused
+// before anything starts (for down, a zero timeout would send SIGKILL at
+// once).
+func TestTestnetTimeoutMustBePositive(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"testnet", "down", "--dir", dir, "--timeout", "0s"},
+		{"testnet", "down", "--dir", dir, "--timeout", "-1s"},
+		// --providers 0 makes an up that took the timeout fail too,
+		// rather than start daemons.
+		{"testnet", "up", "--dir", dir, "--providers", "0", "--timeout", "0s"},
+	} {
+		root := newRoot()
+		root.SetArgs(args)
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		err := root.Execute()
+		if err == nil || !strings.Contains(err.Error(), "--timeout") || !strings.Contains(err.Error(), "positive") {
+			t.Errorf("dsn %s = %v, want an error asking for a positive --timeout", strings.Join(args, " "), err)
+		}
+	}
+}

@@ -16,8 +16,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/dsn-project/dsn/node/daemon"
 	"github.com/dsn-project/dsn/node/daemon/api"
+	"github.com/dsn-project/dsn/node/p2p"
 )
 
 // Names in a testnet directory.
@@ -65,19 +68,25 @@ type Node struct {
 	PID    int
 	API    string
 	Status *api.Status
+
+	token string // the API token that went with API
 }
 
 // Up starts the testnet's nodes as separate processes and returns once each
 // has its routing table populated: every provider has a peer, and the client
-// has every provider. It then writes the env file.
+// has every provider. It then writes the env file. If it fails, or ctx ends
+// first, it stops every process it started before returning.
 func Up(ctx context.Context, o Options) ([]Node, error) {
 	if o.Providers < 1 || o.Providers > MaxProviders {
 		return nil, fmt.Errorf("testnet: %d providers is out of range [1, %d]", o.Providers, MaxProviders)
 	}
+	if o.Timeout < 0 {
+		return nil, fmt.Errorf("testnet: timeout %v: want a positive duration", o.Timeout)
+	}
 	if o.Capacity <= 0 {
 		o.Capacity = 1 << 30
 	}
-	if o.Timeout <= 0 {
+	if o.Timeout == 0 {
 		o.Timeout = time.Minute
 	}
 	if o.Log == nil {
@@ -113,51 +122,76 @@ func Up(ctx context.Context, o Options) ([]Node, error) {
 	// it has a few peers, and a slow machine must not leave the client
 	// without the providers that were late.
 	exited := make(chan string, len(names))
-	nodes := make([]Node, len(names))
-	for i, n := range names {
+	nodes := make([]Node, 0, len(names))
+	var started []*child
+	// fail stops what was started: a daemon started a moment ago may not
+	// hold its repo's lock yet, and runs in its own process group, out of
+	// reach of the Ctrl-C that ended ctx, so it is stopped through the
+	// process Up started, not through its repo.
+	fail := func(err error) ([]Node, error) {
+		if serr := stopChildren(started, o.Log); serr != nil {
+			err = fmt.Errorf("%w; %w", err, serr)
+		}
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	for _, n := range names {
 		if n == ClientName {
-			if err := waitListening(ctx, nodes[:i], exited); err != nil {
-				stopStarted(dir, names[:i])
-				return nil, fmt.Errorf("testnet: %w", err)
+			if err := waitListening(ctx, nodes, exited); err != nil {
+				return fail(err)
 			}
 		}
-		pid, err := start(o.Binary, filepath.Join(dir, n), o.LogLevel, o.Epoch, func(msg string) { exited <- n + ": " + msg })
-		if err != nil {
-			stopStarted(dir, names[:i])
-			return nil, fmt.Errorf("testnet: start %s: %w", n, err)
+		if ctx.Err() != nil {
+			return fail(fmt.Errorf("start %s: %w", n, context.Cause(ctx)))
 		}
-		nodes[i] = Node{Name: n, Dir: filepath.Join(dir, n), PID: pid}
-		fmt.Fprintf(o.Log, "started %s (pid %d)\n", n, pid)
+		c, err := start(o.Binary, filepath.Join(dir, n), o.LogLevel, o.Epoch, func(msg string) { exited <- n + ": " + msg })
+		if err != nil {
+			return fail(fmt.Errorf("start %s: %w", n, err))
+		}
+		started = append(started, c)
+		nodes = append(nodes, Node{Name: n, Dir: filepath.Join(dir, n), PID: c.proc.Pid})
+		fmt.Fprintf(o.Log, "started %s (pid %d)\n", n, c.proc.Pid)
 	}
 	if err := waitReady(ctx, nodes, o.Providers, exited); err != nil {
-		stopStarted(dir, names)
-		return nil, fmt.Errorf("testnet: %w", err)
+		return fail(err)
 	}
 	env := "DSN_REPO=" + filepath.Join(dir, ClientName) + "\n"
 	if err := os.WriteFile(filepath.Join(dir, EnvFile), []byte(env), 0o644); err != nil {
-		stopStarted(dir, names)
-		return nil, fmt.Errorf("testnet: %w", err)
+		return fail(err)
 	}
 	return nodes, nil
 }
 
-// initRepos creates the repos that do not exist yet, each listening on
-// free loopback ports, bootstrapped to node-1 and to the node before it.
+// initRepos creates the repos that do not exist yet, each listening on a
+// free loopback TCP port, and sets the bootstrap list of every repo, new or
+// reused, to the testnet's providers: a node added to an existing testnet
+// joins the nodes already there, and they and the client learn of it.
 func initRepos(dir string, names []string, o Options, log io.Writer) error {
-	type fresh struct {
-		name, id string
-		cfg      daemon.Config
+	type repo struct {
+		name string
+		cfg  daemon.Config
+		addr string // bootstrap address, "" if it has none fit to dial
+		id   string
 	}
-	var news []*fresh
-	addrs := map[string]string{} // name -> bootstrap address of a new node
+	repos := make([]*repo, len(names))
 	ports, err := freePorts(len(names))
 	if err != nil {
 		return fmt.Errorf("testnet: %w", err)
 	}
 	for i, n := range names {
 		rdir := filepath.Join(dir, n)
+		r := &repo{name: n}
+		repos[i] = r
 		if _, err := os.Stat(filepath.Join(rdir, daemon.ConfigFile)); err == nil {
 			fmt.Fprintf(log, "reusing %s\n", rdir)
+			if r.cfg, err = daemon.LoadConfig(filepath.Join(rdir, daemon.ConfigFile)); err != nil {
+				return fmt.Errorf("testnet: %s: %w", n, err)
+			}
+			if r.id, err = peerID(rdir); err != nil {
+				return fmt.Errorf("testnet: %s: %w", n, err)
+			}
+			if r.addr = dialAddr(r.cfg.Listen, r.id); r.addr == "" && n != ClientName {
+				fmt.Fprintf(log, "%s listens on no fixed loopback TCP port; the other nodes do not bootstrap from it\n", n)
+			}
 			continue
 		}
 		cfg := daemon.DefaultConfig()
@@ -179,48 +213,80 @@ func initRepos(dir string, names []string, o Options, log io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("testnet: %w", err)
 		}
-		news = append(news, &fresh{n, id, cfg})
-		addrs[n] = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", tcp, id)
+		r.cfg, r.id, r.addr = cfg, id, dialAddr(cfg.Listen, id)
 	}
-	for _, f := range news {
-		var boot []string
-		for _, b := range bootstrapFor(f.name, names) {
-			if a, ok := addrs[b]; ok {
-				boot = append(boot, a)
+	ids := map[string]bool{}
+	for _, r := range repos {
+		ids[r.id] = true
+	}
+	for _, r := range repos {
+		var want []string
+		for _, b := range repos {
+			// Providers only: the client, a DHT client, adds nothing
+			// to another node's routing table.
+			if b != r && b.name != ClientName && b.addr != "" {
+				want = append(want, b.addr)
 			}
 		}
-		if len(boot) == 0 {
+		boot := mergeBootstrap(r.cfg.Bootstrap, want, ids)
+		if slices.Equal(boot, r.cfg.Bootstrap) {
 			continue
 		}
-		f.cfg.Bootstrap = boot
-		if err := daemon.WriteConfig(filepath.Join(dir, f.name), f.cfg); err != nil {
-			return fmt.Errorf("testnet: %s: %w", f.name, err)
+		r.cfg.Bootstrap = boot
+		if err := daemon.WriteConfig(filepath.Join(dir, r.name), r.cfg); err != nil {
+			return fmt.Errorf("testnet: %s: %w", r.name, err)
 		}
 	}
 	return nil
 }
 
-// bootstrapFor names the nodes a node bootstraps to: node-1, and the node
-// started before it, so the network stays connected without node-1. The
-// client, last, knows every provider from the start.
-func bootstrapFor(name string, names []string) []string {
-	if name == ClientName {
-		return slices.Clone(names[:len(names)-1])
+// mergeBootstrap returns the bootstrap list have with every address of want
+// added. Entries of have naming a peer in testnet (which may have moved)
+// give way to want's; other entries, which the user added, are kept.
+func mergeBootstrap(have, want []string, testnet map[string]bool) []string {
+	out := make([]string, 0, len(have)+len(want))
+	for _, a := range have {
+		_, id, _ := strings.Cut(a, "/p2p/")
+		if !testnet[id] || slices.Contains(want, a) {
+			out = append(out, a)
+		}
 	}
-	i := slices.Index(names, name)
-	var out []string
-	if i > 0 {
-		out = append(out, names[0])
-	}
-	// node-1 bootstraps to node-2 (names end with the client), so that
-	// it can rejoin after a crash before it has remembered any peer.
-	if i == 0 && len(names) > 2 {
-		out = append(out, names[1])
-	}
-	if i > 1 {
-		out = append(out, names[i-1])
+	for _, a := range want {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
 	}
 	return out
+}
+
+// peerID returns the peer ID of the repo in rdir, from its identity key.
+func peerID(rdir string) (string, error) {
+	key, err := p2p.LoadOrCreateKey(filepath.Join(rdir, daemon.KeyFile))
+	if err != nil {
+		return "", err
+	}
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return "", fmt.Errorf("peer id of %s: %w", rdir, err)
+	}
+	return id.String(), nil
+}
+
+// dialAddr returns the address other testnet nodes can bootstrap from: the
+// first listen address on a fixed TCP port of 127.0.0.1 (or of every
+// interface, which includes it), with the node's peer ID; "" if none.
+func dialAddr(listen []string, id string) string {
+	for _, l := range listen {
+		p := strings.Split(l, "/")
+		if len(p) != 5 || p[0] != "" || p[1] != "ip4" || (p[2] != "127.0.0.1" && p[2] != "0.0.0.0") || p[3] != "tcp" {
+			continue
+		}
+		if port, err := strconv.Atoi(p[4]); err != nil || port <= 0 || port > 65535 {
+			continue
+		}
+		return fmt.Sprintf("/ip4/127.0.0.1/tcp/%s/p2p/%s", p[4], id)
+	}
+	return ""
 }
 
 // freePorts picks n distinct free loopback TCP ports. All sockets stay
@@ -244,13 +310,20 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// child is a daemon process Up started.
+type child struct {
+	name string
+	proc *os.Process
+	done chan struct{} // closed once it has exited and been waited for
+}
+
 // start runs `binary node run --repo rdir` in its own process group (so a
 // Ctrl-C meant for the command that started it does not stop it), with its
 // output appended to the repo's log file. onExit is called if it exits.
-func start(binary, rdir, logLevel string, epoch time.Duration, onExit func(string)) (int, error) {
+func start(binary, rdir, logLevel string, epoch time.Duration, onExit func(string)) (*child, error) {
 	logf, err := os.OpenFile(filepath.Join(rdir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer logf.Close() // the child has its own descriptor
 	args := []string{"node", "run", "--repo", rdir}
@@ -264,13 +337,67 @@ func start(binary, rdir, logLevel string, epoch time.Duration, onExit func(strin
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return nil, err
 	}
+	c := &child{name: filepath.Base(rdir), proc: cmd.Process, done: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
+		close(c.done)
 		onExit(fmt.Sprintf("exited (%v); see %s", err, filepath.Join(rdir, LogFile)))
 	}()
-	return cmd.Process.Pid, nil
+	return c, nil
+}
+
+// Bounds on stopping the daemons: how long one has to shut down after
+// SIGTERM when Up gives up, and how long the kernel may take to end a
+// process after SIGKILL and drop its lock.
+const (
+	abortGrace = 5 * time.Second
+	killWait   = 5 * time.Second
+)
+
+// stopChildren stops the processes Up started: SIGTERM, and SIGKILL for
+// those still running after abortGrace. Signals go through the
+// *os.Process, which knows when its child has been waited for, so a pid
+// reused since is never signalled.
+func stopChildren(cs []*child, log io.Writer) error {
+	signal := func(sig syscall.Signal, name string) {
+		for _, c := range cs {
+			if err := c.proc.Signal(sig); err == nil {
+				fmt.Fprintf(log, "sent %s to %s (pid %d)\n", name, c.name, c.proc.Pid)
+			}
+		}
+	}
+	// wait waits up to d for every child to end, and names those that
+	// have not.
+	wait := func(d time.Duration) []string {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		for _, c := range cs {
+			select {
+			case <-c.done:
+			case <-ctx.Done():
+			}
+		}
+		var left []string
+		for _, c := range cs {
+			select {
+			case <-c.done:
+			default:
+				left = append(left, fmt.Sprintf("%s (pid %d)", c.name, c.proc.Pid))
+			}
+		}
+		return left
+	}
+	signal(syscall.SIGTERM, "SIGTERM")
+	if wait(abortGrace) == nil {
+		return nil
+	}
+	signal(syscall.SIGKILL, "SIGKILL")
+	if left := wait(killWait); left != nil {
+		return fmt.Errorf("still running after SIGKILL: %s", strings.Join(left, ", "))
+	}
+	return nil
 }
 
 // pollEvery is how often Up and Down look at the nodes.
@@ -325,6 +452,9 @@ func waitNodes(ctx context.Context, nodes []Node, exited <-chan string, what str
 		case msg := <-exited:
 			return errors.New(msg + lastLines(nodes, msg))
 		case <-ctx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("nodes not %s: %w", what, context.Cause(ctx))
+			}
 			return fmt.Errorf("not %s in time: %s", what, strings.Join(lacking, "; "))
 		case <-t.C:
 		}
@@ -349,21 +479,29 @@ func wantRoutingTable(name string, providers int) int {
 	return min(1, providers-1)
 }
 
+// status asks node n for its status. Until the node has answered once, the
+// API address and token are read afresh on every call: a daemon that did
+// not shut down cleanly leaves its files behind, and the new daemon
+// replaces them only once it listens.
 func status(ctx context.Context, n *Node) (*api.Status, error) {
-	if n.API == "" {
-		addr, err := api.ReadAddr(n.Dir)
-		if err != nil {
+	addr, token := n.API, n.token
+	if n.Status == nil {
+		var err error
+		if addr, err = api.ReadAddr(n.Dir); err != nil {
 			return nil, err
 		}
-		n.API = addr
+		if token, err = api.ReadToken(n.Dir); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	token, err := api.ReadToken(n.Dir)
+	s, err := api.New(addr, token).Status(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.New(n.API, token).Status(ctx)
+	n.API, n.token = addr, token
+	return s, nil
 }
 
 // lastLines returns the end of the log of the node msg is about, so that
@@ -383,16 +521,13 @@ func lastLines(nodes []Node, msg string) string {
 	return ""
 }
 
-func stopStarted(dir string, names []string) {
-	for _, n := range names {
-		stop(context.Background(), filepath.Join(dir, n), 5*time.Second)
-	}
-}
-
 // Down stops every node of the testnet in dir: SIGTERM, then SIGKILL for a
-// node still running after timeout. It returns the names of the nodes it
-// stopped.
+// node still running after timeout, which must be positive. It returns the
+// names of the nodes it stopped.
 func Down(ctx context.Context, dir string, timeout time.Duration) ([]string, error) {
+	if timeout <= 0 {
+		return nil, fmt.Errorf("testnet down: timeout %v: want a positive duration (the time each node has to shut down after SIGTERM)", timeout)
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("testnet down: %w", err)
@@ -419,9 +554,10 @@ func Down(ctx context.Context, dir string, timeout time.Duration) ([]string, err
 }
 
 // stop stops the process holding the lock of the repo in rdir, if any, and
-// reports whether there was one. The pid comes from the lock file, written
-// by the holder once it had the lock; the lock, not the pid, says whether
-// the process is still there, so a reused pid is never signalled after the
+// reports whether there was one: SIGTERM, then SIGKILL if it still holds
+// the lock after timeout. The pid comes from the lock file, written by the
+// holder once it had the lock; the lock, not the pid, says whether the
+// process is still there, so a reused pid is never signalled after the
 // daemon is gone.
 func stop(ctx context.Context, rdir string, timeout time.Duration) (bool, error) {
 	locked, err := daemon.Locked(rdir)
@@ -436,17 +572,48 @@ func stop(ctx context.Context, rdir string, timeout time.Duration) (bool, error)
 	if err != nil || pid <= 1 {
 		return true, fmt.Errorf("lock file holds %q, not a pid", b)
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return true, fmt.Errorf("signal pid %d: %w", pid, err)
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return true, fmt.Errorf("signal pid %d: %w", pid, err)
+	}
+	if released(ctx, rdir, timeout) {
+		return true, nil
+	}
+	if ctx.Err() != nil {
+		return true, fmt.Errorf("pid %d: waiting for it to stop: %w", pid, context.Cause(ctx))
+	}
+	// Still locked when last looked at: pid is still the holder.
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return true, fmt.Errorf("signal pid %d: %w", pid, err)
+	}
+	// However short timeout was, the kernel needs a moment to end the
+	// process and drop its lock.
+	if released(ctx, rdir, killWait) {
+		return true, nil
+	}
+	if ctx.Err() != nil {
+		return true, fmt.Errorf("pid %d: waiting for it to end after SIGKILL: %w", pid, context.Cause(ctx))
+	}
+	return true, fmt.Errorf("pid %d still holds the repo %v after SIGKILL", pid, killWait)
+}
+
+// released waits up to d for the lock of the repo in rdir to be free, and
+// reports whether it is.
+func released(ctx context.Context, rdir string, d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollEvery / 4)
+	defer tick.Stop()
+	for {
+		if locked, err := daemon.Locked(rdir); err == nil && !locked {
+			return true
 		}
-		deadline := time.Now().Add(timeout)
-		for time.Now().Before(deadline) && ctx.Err() == nil {
-			if locked, err := daemon.Locked(rdir); err == nil && !locked {
-				return true, nil
-			}
-			time.Sleep(pollEvery)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			locked, err := daemon.Locked(rdir)
+			return err == nil && !locked
+		case <-tick.C:
 		}
 	}
-	return true, fmt.Errorf("pid %d still holds the repo after SIGKILL", pid)
 }
