@@ -287,6 +287,25 @@ func TestRetrieveFileDoesNotOverwrite(t *testing.T) {
 	}
 }
 
+// A directory is refused as an output before anything is fetched, with
+// or without force, and a path ending in a separator is taken as one.
+func TestRetrieveFileRefusesDirectories(t *testing.T) {
+	l := startNet(t, 6)
+	res := storeBytes(t, l, []byte("contents"), StoreOptions{})
+	dir := t.TempDir()
+	for _, c := range []struct {
+		path  string
+		force bool
+	}{{dir, false}, {dir, true}, {filepath.Join(dir, "new") + string(filepath.Separator), false}} {
+		if _, err := l.Client.RetrieveFile(ctxT(t), res.Reference, c.path, c.force, nil); !errors.Is(err, ErrOutputIsDir) {
+			t.Errorf("RetrieveFile(%q, force %t) = %v, want ErrOutputIsDir", c.path, c.force, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the directory holds %d entries after refused retrievals, want none", len(entries))
+	}
+}
+
 func TestStoreRejectsBadParameters(t *testing.T) {
 	l := startNet(t, 6)
 	tests := []struct {

@@ -38,6 +38,9 @@ var (
 	// ErrExists is returned by RetrieveFile when the output exists and
 	// overwriting was not asked for.
 	ErrExists = errors.New("output file exists")
+	// ErrOutputIsDir is returned by RetrieveFile when the output path is a
+	// directory, or ends in a path separator as a directory's name does.
+	ErrOutputIsDir = errors.New("output path is a directory; name a file")
 )
 
 // segmentsAhead is how many segments a retrieval fetches ahead of the one
@@ -649,6 +652,14 @@ const outputBuffer = 4 << 20
 // file has been verified; on any error path is left untouched. An existing
 // path is replaced only when force is set.
 func (c *Client) RetrieveFile(ctx context.Context, ref manifest.Reference, path string, force bool, progress func(done, total int64)) (*manifest.Manifest, error) {
+	// A directory is never an output, forced or not: refused before any
+	// byte is fetched, not after the whole file was.
+	if strings.HasSuffix(path, string(filepath.Separator)) || strings.HasSuffix(path, "/") {
+		return nil, fmt.Errorf("retrieve: %s: %w", path, ErrOutputIsDir)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("retrieve: %s: %w", path, ErrOutputIsDir)
+	}
 	if !force {
 		if _, err := os.Lstat(path); err == nil {
 			return nil, fmt.Errorf("retrieve: %s: %w (use --force to overwrite)", path, ErrExists)
