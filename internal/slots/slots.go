@@ -43,6 +43,17 @@ const (
 	PeerFull
 )
 
+// Text is what a server's Busy reply says of a refusal: nothing when
+// every slot is taken (Busy says enough), and that the peer holds its
+// share when it does, so that it can tell a busy server from a limit of
+// its own. what names the requests ("transfers", "requests").
+func (r Refusal) Text(what string) string {
+	if r == PeerFull {
+		return "this peer has as many " + what + " in progress as it may have at once"
+	}
+	return ""
+}
+
 // Acquire takes a slot for p without waiting. Every Granted must be
 // matched by one Release(p).
 func (l *Limiter[P]) Acquire(p P) Refusal {

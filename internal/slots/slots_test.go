@@ -89,3 +89,12 @@ func TestConcurrentBounds(t *testing.T) {
 		t.Fatalf("after every release: %d in use, %d peers tracked", all, len(l.byPeer))
 	}
 }
+
+func TestRefusalText(t *testing.T) {
+	if got := PeerFull.Text("transfers"); got != "this peer has as many transfers in progress as it may have at once" {
+		t.Errorf("PeerFull.Text = %q", got)
+	}
+	if got := Full.Text("transfers"); got != "" {
+		t.Errorf("Full.Text = %q, want empty: Busy says enough", got)
+	}
+}

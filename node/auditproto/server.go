@@ -219,22 +219,6 @@ func errCode(err error) Code {
 	return CodeInternal
 }
 
-// acquire takes a slot for p, or says in busy's text why not.
-func (s *Server) acquire(p dsn.PeerID) (busy string, ok bool) {
-	switch s.slots.Acquire(p) {
-	case slots.Granted:
-		return "", true
-	case slots.PeerFull:
-		s.busy.Add(1)
-		return "this peer has as many requests in progress as it may have at once", false
-	default:
-		s.busy.Add(1)
-		return "", false
-	}
-}
-
-func (s *Server) release(p dsn.PeerID) { s.slots.Release(p) }
-
 // finish ends a stream after a reply. Close rather than Reset: the reply
 // must reach the peer (a reset drops bytes in flight), and closing our
 // read side fails the peer's further writes just as a reset would.
@@ -243,12 +227,13 @@ func finish(st dsn.Stream) { _ = st.Close() }
 func (s *Server) handle(st dsn.Stream) {
 	_ = st.SetDeadline(time.Now().Add(s.opts.Timeout))
 	peer := st.RemotePeer()
-	if busy, ok := s.acquire(peer); !ok {
-		_ = writeFrame(st, reply{code: CodeBusy, text: busy})
+	if r := s.slots.Acquire(peer); r != slots.Granted {
+		s.busy.Add(1)
+		_ = writeFrame(st, reply{code: CodeBusy, text: r.Text("requests")})
 		finish(st)
 		return
 	}
-	defer s.release(peer)
+	defer s.slots.Release(peer)
 
 	body, err := readFrame(st, MaxRequestSize)
 	var req request

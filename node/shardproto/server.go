@@ -132,22 +132,6 @@ func transferDeadline(timeout time.Duration, minRate, n int64) time.Time {
 	return time.Now().Add(timeout + time.Duration(n/minRate)*time.Second)
 }
 
-// acquire takes a transfer slot for p, or says in busy's text why not.
-func (s *Server) acquire(p dsn.PeerID) (busy string, ok bool) {
-	switch s.slots.Acquire(p) {
-	case slots.Granted:
-		return "", true
-	case slots.PeerFull:
-		s.busy.Add(1)
-		return "this peer has as many transfers in progress as it may have at once", false
-	default:
-		s.busy.Add(1)
-		return "", false
-	}
-}
-
-func (s *Server) release(p dsn.PeerID) { s.slots.Release(p) }
-
 // pace moves a transfer's bytes under a deadline that follows its
 // progress: the n-th byte must have moved by start + grace + n/rate, and
 // never later than end, the deadline of the whole transfer. A peer that
@@ -221,12 +205,13 @@ func Sender(ctx context.Context) (dsn.PeerID, bool) {
 func (s *Server) handlePut(st dsn.Stream) {
 	_ = st.SetDeadline(time.Now().Add(s.opts.Timeout))
 	peer := st.RemotePeer()
-	if busy, ok := s.acquire(peer); !ok {
-		_ = writeFrame(st, putResult{code: CodeBusy, text: busy})
+	if r := s.slots.Acquire(peer); r != slots.Granted {
+		s.busy.Add(1)
+		_ = writeFrame(st, putResult{code: CodeBusy, text: r.Text("transfers")})
 		finish(st)
 		return
 	}
-	defer s.release(peer)
+	defer s.slots.Release(peer)
 
 	var buf [MaxFrameSize]byte
 	body, err := readFrame(st, buf[:])
@@ -289,12 +274,13 @@ func (s *Server) handlePut(st dsn.Stream) {
 func (s *Server) handleGet(st dsn.Stream) {
 	_ = st.SetDeadline(time.Now().Add(s.opts.Timeout))
 	peer := st.RemotePeer()
-	if busy, ok := s.acquire(peer); !ok {
-		_ = writeFrame(st, getResponse{code: CodeBusy, text: busy})
+	if r := s.slots.Acquire(peer); r != slots.Granted {
+		s.busy.Add(1)
+		_ = writeFrame(st, getResponse{code: CodeBusy, text: r.Text("transfers")})
 		finish(st)
 		return
 	}
-	defer s.release(peer)
+	defer s.slots.Release(peer)
 
 	fail := func(code Code, err error) {
 		s.getErrors.Add(1)
