@@ -28,7 +28,7 @@ const (
 	MaxSavedPeers = 64
 	// maxAddrsPerPeer bounds the addresses kept for one peer.
 	maxAddrsPerPeer = 16
-	// maxAddrLen bounds one address in text form.
+	// maxAddrLen bounds one address in text form, as the file spells it.
 	maxAddrLen = 512
 	// maxPeersFileSize bounds the file: 64 peers of 16 long addresses fit.
 	maxPeersFileSize = 1 << 20
@@ -70,7 +70,11 @@ func encodePeers(ps []peer.AddrInfo) ([]byte, error) {
 			if _, err := a.ValueForProtocol(ma.P_P2P); err == nil {
 				continue
 			}
-			if s := a.String(); len(s) <= maxAddrLen {
+			// The bound holds for the address as the file spells it:
+			// JSON escapes '<', '>', '&' and control bytes to six
+			// bytes each, and a file that only fits its bound before
+			// escaping would be refused whole at the next start.
+			if s := a.String(); len(s) <= maxAddrLen && jsonLen(s) <= maxAddrLen {
 				e.Addrs = append(e.Addrs, s)
 			}
 		}
@@ -83,6 +87,15 @@ func encodePeers(ps []peer.AddrInfo) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// jsonLen is the length of s as a JSON string, quotes left out.
+func jsonLen(s string) int {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return len(s)
+	}
+	return len(b) - 2
 }
 
 // decodePeers parses a peers file. Every failure wraps ErrBadPeersFile and
