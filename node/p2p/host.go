@@ -97,17 +97,20 @@ var (
 	ErrBadAddr = errors.New("malformed peer address")
 )
 
-// streamWindow is the yamux receive window a stream opens with. Shards
-// travel one per stream, a few MiB each: with yamux's 256 KiB default a
-// fresh stream spends its first round trips growing the window instead of
-// sending. The resource manager still bounds the memory of all windows.
-const streamWindow = 4 << 20
+// maxStreamWindow is the largest yamux receive window a stream grows to.
+// A stream opens with yamux's 256 KiB and grows as its reader keeps up,
+// each growth reserved with the resource manager. A larger opening window
+// saved a few round trips per shard on a long link, but yamux reserves
+// only 256 KiB for it: a peer writing into streams whose handlers do not
+// read (one blocked writing a proof, say) could make a node buffer 4 MiB
+// per stream that the resource manager never saw. On loopback the two
+// move shards equally fast (BenchmarkStream).
+const maxStreamWindow = 16 << 20
 
-// muxer is libp2p's yamux with streamWindow.
+// muxer is libp2p's yamux with windows up to maxStreamWindow.
 func muxer() *yamux.Transport {
 	cfg := *yamux.DefaultTransport
-	cfg.InitialStreamWindowSize = max(cfg.InitialStreamWindowSize, streamWindow)
-	cfg.MaxStreamWindowSize = max(cfg.MaxStreamWindowSize, cfg.InitialStreamWindowSize)
+	cfg.MaxStreamWindowSize = max(cfg.MaxStreamWindowSize, maxStreamWindow)
 	return &cfg
 }
 
