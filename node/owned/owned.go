@@ -1,6 +1,7 @@
 package owned
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,9 @@ var (
 	ErrNotFound = errors.New("no such file among those this node stored")
 	// ErrCorrupt is returned when a record read back cannot be decoded.
 	ErrCorrupt = errors.New("corrupt owner record")
+	// ErrTooLarge is returned by Add for a record over the bound records
+	// are read back with; no manifest within manifest.MaxSize makes one.
+	ErrTooLarge = errors.New("owner record too large")
 )
 
 // Pebble keys:
@@ -44,11 +48,13 @@ const (
 const recordVersion = 1
 
 // Bounds on records read back, so a damaged database cannot make the node
-// allocate without limit.
-const (
-	maxRecord = manifest.MaxSize + 4<<10
-	maxReason = 512
-)
+// allocate without limit. A file record is JSON, in which the manifest
+// and the version record are base64: a third larger than their bytes.
+// Add refuses a record over the bound, so that it never writes one that
+// Get would then refuse.
+var maxRecord = base64.StdEncoding.EncodedLen(manifest.MaxSize) + base64.StdEncoding.EncodedLen(manifest.MaxVersionRecordSize) + 4<<10
+
+const maxReason = 512
 
 // File is a file this node stored.
 type File struct {
@@ -174,6 +180,9 @@ func (d *DB) Add(f File) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("record file %s: %w", f.Reference.Manifest, err)
+	}
+	if len(b) > maxRecord {
+		return fmt.Errorf("record file %s: %w: record of %d bytes, more than %d", f.Reference.Manifest, ErrTooLarge, len(b), maxRecord)
 	}
 	if err := d.db.Set(fileKey(f.Reference.Manifest), b, pebble.Sync); err != nil {
 		return fmt.Errorf("record file %s: %w", f.Reference.Manifest, err)
