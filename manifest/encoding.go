@@ -20,6 +20,12 @@ const magic = "DSNM"
 // one-byte provider index.
 const minShardEntry = dsn.ShardIDSize + 1
 
+// MaxSegments is the most segments a manifest of a k+m code can list:
+// each shard takes at least ShardIDSize+1 bytes of the encoding, which is
+// at most MaxSize. A store that would cut more can stop at once instead of
+// uploading a file whose manifest could not be written.
+func MaxSegments(k, m int) int64 { return MaxSize / (int64(k+m) * minShardEntry) }
+
 // MarshalBinary returns the canonical encoding of m (docs/formats.md). It
 // fails with an error wrapping ErrInvalid when m is not valid or its encoding
 // would exceed MaxSize.

@@ -45,6 +45,14 @@ const (
 // than a segment needs shards placed on distinct peers.
 var ErrNotEnoughProviders = errors.New("not enough providers")
 
+// ErrFileTooLarge is returned by Store for a file with more segments than
+// one manifest can list at its code (manifest.MaxSegments), as soon as
+// the reader reaches that point.
+var ErrFileTooLarge = errors.New("file too large for one manifest")
+
+// maxSegments is manifest.MaxSegments; tests lower it to reach it.
+var maxSegments = manifest.MaxSegments
+
 // ClientOptions configures a Client.
 type ClientOptions struct {
 	// ShardTimeout is the fixed part of the deadline of one shard transfer,
@@ -410,6 +418,9 @@ func (c *Client) Store(ctx context.Context, r io.Reader, opts StoreOptions) (*St
 		read.Add(int64(len(p)))
 		for len(p) > 0 {
 			if cur == nil {
+				if most := maxSegments(opts.K, opts.M); int64(next) >= most {
+					return fmt.Errorf("%w: more than %d segments of %d bytes at %d+%d", ErrFileTooLarge, most, m.SegmentSize, opts.K, opts.M)
+				}
 				buf, err := getBuf()
 				if err != nil {
 					return err

@@ -187,6 +187,8 @@ func failure(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, api.CodeTooLarge
 	case errors.Is(err, node.ErrExists):
 		return http.StatusConflict, api.CodeExists
+	case errors.Is(err, node.ErrFileTooLarge):
+		return http.StatusRequestEntityTooLarge, api.CodeTooLarge
 	case errors.Is(err, node.ErrOutputIsDir):
 		return http.StatusBadRequest, api.CodeBadRequest
 	case errors.Is(err, node.ErrNotEnoughProviders):
