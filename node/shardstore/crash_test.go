@@ -202,7 +202,7 @@ func checkCrashPoint(t *testing.T, p crashPoint, fs vfs.FS) {
 		}
 		listed[info.ID] = info.Size
 		ids = append(ids, info.ID)
-		used += info.Size
+		used += Charge(info.Size)
 	}
 	for id, b := range p.acked {
 		if p.inflight != nil && p.inflight.id == id {
@@ -233,8 +233,8 @@ func checkCrashPoint(t *testing.T, p crashPoint, fs vfs.FS) {
 	}
 	b := randShard(0xee, 5000)
 	id := mustPut(t, s, b)
-	if got := mustUsage(t, s); got.Used != used+5000 && listed[id] == 0 {
-		t.Fatalf("%s: Usage().Used after a new receive = %d, want %d", p.name, got.Used, used+5000)
+	if got := mustUsage(t, s); got.Used != used+Charge(5000) && listed[id] == 0 {
+		t.Fatalf("%s: Usage().Used after a new receive = %d, want %d", p.name, got.Used, used+Charge(5000))
 	}
 }
 

@@ -56,7 +56,8 @@ func TestDiskErrorsReceive(t *testing.T) {
 			inj := &faultInjector{kind: tt.kind, pattern: tt.pattern}
 			mem := vfs.NewMem()
 			fs := errorfs.Wrap(mem, inj)
-			const capacity = 100000
+			// Room for both shards and 10000 bytes more.
+			capacity := Charge(30000) + Charge(60000) + 10000
 			s := openT(t, fs, "/store", capacity)
 			defer s.Close()
 			a := randShard(1, 30000)
@@ -76,7 +77,7 @@ func TestDiskErrorsReceive(t *testing.T) {
 			if _, err := s.StatShard(context.Background(), bID); !errors.Is(err, dsn.ErrShardNotFound) {
 				t.Fatalf("StatShard after failed receive = %v, want %v", err, dsn.ErrShardNotFound)
 			}
-			if got, want := mustUsage(t, s), (dsn.Usage{Shards: 1, Used: 30000, Capacity: capacity}); got != want {
+			if got, want := mustUsage(t, s), (dsn.Usage{Shards: 1, Used: Charge(30000), Capacity: capacity}); got != want {
 				t.Fatalf("Usage() after failed receive = %+v, want %+v", got, want)
 			}
 			if stray := strayFiles(t, mem, s, []dsn.ShardID{aID}); len(stray) > 0 {
@@ -91,7 +92,7 @@ func TestDiskErrorsReceive(t *testing.T) {
 			if got := readShard(t, s, aID); !bytes.Equal(got, a) {
 				t.Fatalf("shard received before the fault reads other bytes")
 			}
-			if got, want := mustUsage(t, s), (dsn.Usage{Shards: 2, Used: 90000, Capacity: capacity}); got != want {
+			if got, want := mustUsage(t, s), (dsn.Usage{Shards: 2, Used: Charge(30000) + Charge(60000), Capacity: capacity}); got != want {
 				t.Fatalf("Usage() = %+v, want %+v", got, want)
 			}
 		})

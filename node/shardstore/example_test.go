@@ -34,6 +34,8 @@ func Example() {
 	defer rc.Close()
 	part, _ := io.ReadAll(rc)
 	u, _ := s.Usage(ctx)
+	// A shard is charged what it takes on disk: a whole block, its inode
+	// and index entry, room for its sidecars.
 	fmt.Printf("%q of %d bytes; %d shard, %d of %d bytes used\n", part, size, u.Shards, u.Used, u.Capacity)
-	// Output: "coded" of 19 bytes; 1 shard, 19 of 1073741824 bytes used
+	// Output: "coded" of 19 bytes; 1 shard, 9216 of 1073741824 bytes used
 }

@@ -20,21 +20,40 @@ import (
 //     their entry is written, so this means outside damage);
 //  3. every shard file without an index entry is deleted: it belongs to a
 //     receive that crashed before its commit or a removal that crashed
-//     after its commit, and was never (or is no longer) acknowledged;
-//  4. the usage record is recomputed from the surviving entries and
-//     rewritten if it differs.
+//     after its commit, and was never (or is no longer) acknowledged.
+//     Unless the index is new (reindex): then the files are all that is
+//     left of the shards, and each one that still hashes to the ID its
+//     name gives is indexed again rather than deleted;
+//  4. the sidecars of shards no longer held are deleted;
+//  5. the usage record is recomputed from the surviving entries and their
+//     sidecars, and rewritten if it differs.
 //
 // Each step is idempotent, so a crash during recovery is repaired by the
-// next Open. Cost: one stat per shard and one index lookup per file; shard
-// contents are not re-hashed here.
-func (s *Store) recover() error {
+// next Open (Open keeps a re-index going until one finishes: see
+// reindexMarker). Cost: one stat per shard and one index lookup per file;
+// shard contents are not re-hashed here, except when re-indexing.
+func (s *Store) recover(reindex bool) error {
 	if err := s.clearTmp(); err != nil {
 		return err
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	var u usageRecord
-	if err := s.checkEntries(b, &u); err != nil {
+	if err := s.checkEntries(b); err != nil {
+		return err
+	}
+	if !b.Empty() {
+		if err := b.Commit(pebble.Sync); err != nil {
+			return fmt.Errorf("commit repairs: %w", err)
+		}
+	}
+	if err := s.removeOrphans(reindex); err != nil {
+		return err
+	}
+	if err := s.removeOrphanSidecars(); err != nil {
+		return err
+	}
+	u, sizes, err := s.computeUsage()
+	if err != nil {
 		return err
 	}
 	stored, err := s.readUsage()
@@ -42,22 +61,58 @@ func (s *Store) recover() error {
 		s.log.Warn("usage record unreadable, recomputing", "err", err)
 	}
 	if err != nil || stored != u {
-		if err == nil && stored != (usageRecord{}) {
+		switch {
+		case err != nil || stored == (usageRecord{}):
+		case stored.Shards == u.Shards && stored.Used == sizes:
+			// Written before shards were charged their blocks and
+			// overhead (charge.go): the same shards, counted anew.
+			s.log.Info("usage recounted with each shard's on-disk charge", "shards", u.Shards,
+				"bytes", sizes, "used", u.Used)
+		default:
 			s.log.Warn("usage record corrected", "stored_shards", stored.Shards, "stored_used", stored.Used,
 				"shards", u.Shards, "used", u.Used)
 		}
-		b.Set(usageKey, u.encode(), nil)
-	}
-	if !b.Empty() {
-		if err := b.Commit(pebble.Sync); err != nil {
-			return fmt.Errorf("commit repairs: %w", err)
+		if err := s.db.Set(usageKey, u.encode(), pebble.Sync); err != nil {
+			return fmt.Errorf("write usage record: %w", err)
 		}
 	}
 	s.usage = u
-	if err := s.removeOrphanSidecars(); err != nil {
-		return err
+	return nil
+}
+
+// computeUsage sums the charges of the indexed shards (with their
+// sidecars) into a usage record; sizes is the sum of their plain sizes.
+func (s *Store) computeUsage() (u usageRecord, sizes int64, err error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: shardKeyLower, UpperBound: shardKeyUpper})
+	if err != nil {
+		return u, 0, fmt.Errorf("scan index: %w", err)
 	}
-	return s.removeOrphans()
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		id, err := parseShardKey(it.Key())
+		if err != nil {
+			return u, 0, err // checkEntries dropped malformed keys
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return u, 0, fmt.Errorf("read index entry %s: %w", id, err)
+		}
+		e, err := decodeIndexEntry(v)
+		if err != nil {
+			return u, 0, fmt.Errorf("shard %s: %w", id, err)
+		}
+		sc, err := s.sidecarBytes(id, "")
+		if err != nil {
+			return u, 0, err
+		}
+		u.Shards++
+		u.Used += shardCharge(e.Size, sc.total)
+		sizes += e.Size
+	}
+	if err := it.Error(); err != nil {
+		return u, 0, fmt.Errorf("scan index: %w", err)
+	}
+	return u, sizes, nil
 }
 
 // removeOrphanSidecars deletes the sidecars of shards that have no index
@@ -124,9 +179,8 @@ func (s *Store) clearTmp() error {
 	return nil
 }
 
-// checkEntries drops (into b) the entries whose file is missing or wrong,
-// and sums the rest into u.
-func (s *Store) checkEntries(b *pebble.Batch, u *usageRecord) error {
+// checkEntries drops (into b) the entries whose file is missing or wrong.
+func (s *Store) checkEntries(b *pebble.Batch) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: shardKeyLower, UpperBound: shardKeyUpper})
 	if err != nil {
 		return err
@@ -172,8 +226,6 @@ func (s *Store) checkEntries(b *pebble.Batch, u *usageRecord) error {
 			b.Delete(key, nil)
 			continue
 		}
-		u.Shards++
-		u.Used += e.Size
 	}
 	return it.Error()
 }
@@ -189,6 +241,12 @@ func (s *Store) entryFromFile(id dsn.ShardID) (indexEntry, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return indexEntry{}, err
+	}
+	if fi.IsDir() {
+		return indexEntry{}, fmt.Errorf("a directory, not a file: %w", dsn.ErrCorruptShard)
+	}
+	if fi.Size() > dsn.MaxShardSize {
+		return indexEntry{}, fmt.Errorf("%d bytes, above the limit of %d: %w", fi.Size(), int64(dsn.MaxShardSize), dsn.ErrShardSize)
 	}
 	if _, err := io.Copy(io.Discard, dsn.VerifyReader(id, fi.Size(), f)); err != nil {
 		return indexEntry{}, err
@@ -208,15 +266,34 @@ func (s *Store) readUsage() (usageRecord, error) {
 	return decodeUsage(v)
 }
 
+// reindexBatch is how many re-indexed entries go into one synced commit.
+const reindexBatch = 256
+
 // removeOrphans deletes everything under shards/ that is not the file of
 // an indexed shard in its right fan-out directory. The committed index is
-// the truth: the files of dropped entries (wrong size) go too.
-func (s *Store) removeOrphans() error {
+// the truth: the files of dropped entries (wrong size) go too. With
+// reindex, the index is not the truth (it is new, or a re-index was
+// interrupted): a file without an entry is indexed again if it verifies,
+// and deleted as corrupt if it does not.
+func (s *Store) removeOrphans(reindex bool) error {
 	fanout, err := s.fs.List(s.shardsDir)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", s.shardsDir, err)
 	}
-	orphans := 0
+	orphans, reindexed, discarded := 0, 0, 0
+	batch := s.db.NewBatch()
+	defer func() { batch.Close() }()
+	flush := func() error {
+		if batch.Empty() {
+			return nil
+		}
+		if err := batch.Commit(pebble.Sync); err != nil {
+			return fmt.Errorf("commit re-indexed shards: %w", err)
+		}
+		batch.Close()
+		batch = s.db.NewBatch()
+		return nil
+	}
 	for _, sub := range fanout {
 		subPath := s.fs.PathJoin(s.shardsDir, sub)
 		if !isFanoutName(sub) {
@@ -247,14 +324,48 @@ func (s *Store) removeOrphans() error {
 				// cannot happen for entries; be conservative anyway.
 				return fmt.Errorf("shard %s: %w", id, err)
 			}
+			if reindex {
+				e, err := s.entryFromFile(id)
+				switch {
+				case err == nil:
+					batch.Set(shardKey(id), e.encode(), nil)
+					reindexed++
+					if batch.Count() >= reindexBatch {
+						if err := flush(); err != nil {
+							return err
+						}
+					}
+					continue
+				case errors.Is(err, dsn.ErrCorruptShard) || errors.Is(err, dsn.ErrShardSize):
+					// Bytes that do not hash to the name cannot be served
+					// as that shard, nor as any other.
+					s.log.Warn("removing shard file that does not match its name", "path", p, "err", err)
+					if err := s.fs.RemoveAll(p); err != nil {
+						return fmt.Errorf("remove corrupt shard %s: %w", p, err)
+					}
+					discarded++
+					continue
+				default:
+					// An I/O error says nothing about the shard: keep it,
+					// and fail the open so the operator sees why.
+					return fmt.Errorf("re-index shard %s: %w", p, err)
+				}
+			}
 			if err := s.fs.Remove(p); err != nil {
 				return fmt.Errorf("remove unacknowledged shard %s: %w", p, err)
 			}
 			orphans++
 		}
 	}
+	if err := flush(); err != nil {
+		return err
+	}
 	if orphans > 0 {
 		s.log.Info("removed unacknowledged shard files", "count", orphans)
+	}
+	if reindex && reindexed+discarded > 0 {
+		s.log.Warn("index rebuilt from the shard files; their sidecars (outboards, tags) are gone",
+			"reindexed", reindexed, "removed_corrupt", discarded)
 	}
 	// The fan-out directories are part of the layout; recreate any a crash
 	// or a person removed.

@@ -65,7 +65,9 @@ func checkSidecarName(name string) error {
 // PutSidecar keeps b as the sidecar name of shard id, replacing any
 // before it. The shard must be held (dsn.ErrShardNotFound otherwise). The
 // write is synced: proof material that vanished in a crash would make the
-// provider fail audits for data it still holds.
+// provider fail audits for data it still holds. Sidecar bytes within the
+// shard's SidecarAllowance are already paid for; beyond it they count
+// toward usage, and dsn.ErrNoSpace is returned when they do not fit.
 func (s *Store) PutSidecar(ctx context.Context, id dsn.ShardID, name string, b []byte) error {
 	if err := checkSidecarName(name); err != nil {
 		return fmt.Errorf("put sidecar of shard %s: %w", id.Short(), err)
@@ -85,13 +87,73 @@ func (s *Store) PutSidecar(ctx context.Context, id dsn.ShardID, name string, b [
 	if s.closed {
 		return dsn.ErrClosed
 	}
-	if _, err := s.getEntry(id); err != nil {
+	e, err := s.getEntry(id)
+	if err != nil {
 		return fmt.Errorf("put sidecar %s of shard %s: %w", name, id.Short(), err)
 	}
-	if err := s.db.Set(sidecarKey(id, name), b, pebble.Sync); err != nil {
+	// commitMu orders this usage update with every other one.
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	sc, err := s.sidecarBytes(id, name)
+	if err != nil {
 		return fmt.Errorf("put sidecar %s of shard %s: %w", name, id.Short(), err)
 	}
+	before := shardCharge(e.Size, sc.total)
+	after := shardCharge(e.Size, sc.total-sc.named+sidecarCost(name, len(b)))
+	s.mu.Lock()
+	if after > before {
+		if err := s.fitsLocked(after - before); err != nil {
+			s.mu.Unlock()
+			return fmt.Errorf("put sidecar %s of shard %s: %w", name, id.Short(), err)
+		}
+	}
+	next := usageRecord{Shards: s.usage.Shards, Used: s.usage.Used + after - before}
+	s.mu.Unlock()
+	batch := s.db.NewBatch()
+	defer batch.Close()
+	batch.Set(sidecarKey(id, name), b, nil)
+	if next != s.usage {
+		batch.Set(usageKey, next.encode(), nil)
+	}
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("put sidecar %s of shard %s: %w", name, id.Short(), err)
+	}
+	s.mu.Lock()
+	s.usage = next
+	s.mu.Unlock()
 	return nil
+}
+
+// sidecarUse is what sidecarBytes finds: the cost of all of a shard's
+// sidecars, and of the one with the name asked for (0 if none).
+type sidecarUse struct {
+	total, named int64
+}
+
+// sidecarBytes sums sidecarCost over the sidecars of id. The caller holds
+// dbMu for reading and id's lock, so none is added or removed meanwhile.
+// A shard has a few sidecars (an outboard, a set of tags per owner), so
+// the scan is short.
+func (s *Store) sidecarBytes(id dsn.ShardID, name string) (sidecarUse, error) {
+	p := sidecarPrefix(id)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return sidecarUse{}, fmt.Errorf("scan sidecars: %w", err)
+	}
+	var u sidecarUse
+	for ok := it.First(); ok; ok = it.Next() {
+		n := string(it.Key()[len(p):])
+		lv := it.LazyValue()
+		c := sidecarCost(n, lv.Len())
+		u.total += c
+		if n == name {
+			u.named = c
+		}
+	}
+	if err := it.Close(); err != nil {
+		return sidecarUse{}, fmt.Errorf("scan sidecars: %w", err)
+	}
+	return u, nil
 }
 
 // Sidecar returns the sidecar name of shard id: dsn.ErrShardNotFound if

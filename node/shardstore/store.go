@@ -25,7 +25,9 @@ type Options struct {
 	// (nil: vfs.Default), so tests can crash or inject errors into both at
 	// once.
 	FS vfs.FS
-	// Capacity is the most bytes of shards the store holds (0: unlimited).
+	// Capacity is the most bytes the store's shards may take on disk
+	// (0: unlimited), each counted as Charge of its size plus its sidecar
+	// bytes beyond SidecarAllowance (see charge.go).
 	Capacity int64
 	// Logger receives recovery reports and pebble's messages (nil:
 	// slog.Default()).
@@ -124,7 +126,7 @@ type Store struct {
 
 	mu       sync.Mutex
 	usage    usageRecord // committed; equal to the record in pebble
-	reserved int64       // bytes of receives in flight
+	reserved int64       // charges of receives in flight
 	idLocks  map[dsn.ShardID]*idLock
 }
 
@@ -165,6 +167,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.rangedWriteback.Store(true)
 	s.directIO.Store(!opts.BufferedWrites)
+	reindex, err := s.needsReindex()
+	if err != nil {
+		return nil, fmt.Errorf("open shard store %s: %w", dir, err)
+	}
 	if err := s.makeDirs(); err != nil {
 		return nil, fmt.Errorf("open shard store %s: %w", dir, err)
 	}
@@ -182,11 +188,72 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open shard store %s: index: %w", dir, err)
 	}
 	s.db = db
-	if err := s.recover(); err != nil {
+	if err := s.recover(reindex); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open shard store %s: recover: %w", dir, err)
 	}
+	if reindex {
+		if err := s.fs.Remove(s.fs.PathJoin(dir, reindexMarker)); err != nil && !isNotExist(err) {
+			db.Close()
+			return nil, fmt.Errorf("open shard store %s: %w", dir, err)
+		}
+		if err := syncDir(s.fs, dir); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open shard store %s: %w", dir, err)
+		}
+	}
 	return s, nil
+}
+
+// reindexMarker is a file in the store's root that says the index must be
+// rebuilt from the shard files. It is written, synced, before a new index
+// is created beside existing shard files, and removed once recovery has
+// indexed them all; a crash in between leaves it, and the next Open goes
+// on re-indexing instead of taking the half-built index for the truth and
+// deleting the files it lacks as unacknowledged.
+const reindexMarker = "REINDEX"
+
+// needsReindex reports whether Open must rebuild the index from the shard
+// files: the index is missing or empty (removed by an operator after
+// corruption, or only shards/ was restored) while shards/ exists, or an
+// earlier re-index did not finish. In the first case it writes the marker.
+func (s *Store) needsReindex() (bool, error) {
+	marker := s.fs.PathJoin(s.dir, reindexMarker)
+	if _, err := s.fs.Stat(marker); err == nil {
+		s.log.Warn("an earlier rebuild of the index did not finish; resuming it")
+		return true, nil
+	} else if !isNotExist(err) {
+		return false, fmt.Errorf("stat %s: %w", marker, err)
+	}
+	if _, err := s.fs.Stat(s.shardsDir); isNotExist(err) {
+		return false, nil // a new store: nothing to re-index
+	} else if err != nil {
+		return false, fmt.Errorf("stat %s: %w", s.shardsDir, err)
+	}
+	indexDir := s.fs.PathJoin(s.dir, indexDirName)
+	names, err := s.fs.List(indexDir)
+	if err != nil && !isNotExist(err) {
+		return false, fmt.Errorf("list %s: %w", indexDir, err)
+	}
+	if len(names) > 0 {
+		return false, nil
+	}
+	s.log.Warn("shard index missing; rebuilding it from the shard files", "index", indexDir)
+	f, err := s.fs.Create(marker, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return false, fmt.Errorf("create %s: %w", marker, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("sync %s: %w", marker, err)
+	}
+	if err := syncDir(s.fs, s.dir); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // makeDirs creates the layout, including all 256 fan-out directories, so
@@ -275,15 +342,30 @@ func (s *Store) entry(id dsn.ShardID) (indexEntry, error) {
 	return s.getEntry(id)
 }
 
-// reserve claims size bytes of capacity for a receive in flight.
-func (s *Store) reserve(size int64) error {
+// reserve claims n bytes of capacity (a charge, see charge.go) for a
+// receive in flight.
+func (s *Store) reserve(n int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.capacity > 0 && size > s.capacity-s.usage.Used-s.reserved {
-		return fmt.Errorf("%d bytes wanted, %d of %d free (%d in flight): %w",
-			size, s.capacity-s.usage.Used-s.reserved, s.capacity, s.reserved, dsn.ErrNoSpace)
+	return s.reserveLocked(n)
+}
+
+// reserveLocked is reserve with s.mu held.
+func (s *Store) reserveLocked(n int64) error {
+	if err := s.fitsLocked(n); err != nil {
+		return err
 	}
-	s.reserved += size
+	s.reserved += n
+	return nil
+}
+
+// fitsLocked reports, with s.mu held, whether n more bytes of charge fit
+// beside what is committed and reserved.
+func (s *Store) fitsLocked(n int64) error {
+	if s.capacity > 0 && n > s.capacity-s.usage.Used-s.reserved {
+		return fmt.Errorf("%d bytes wanted on disk, %d of %d free (%d in flight): %w",
+			n, max(0, s.capacity-s.usage.Used-s.reserved), s.capacity, s.reserved, dsn.ErrNoSpace)
+	}
 	return nil
 }
 
@@ -320,13 +402,16 @@ func (s *Store) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r 
 	case !errors.Is(err, dsn.ErrShardNotFound):
 		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
 	}
-	if err := s.reserve(size); err != nil {
+	// The charge, not the size: a shard takes whole blocks and an inode
+	// on disk however few its bytes (charge.go).
+	reserved := Charge(size)
+	if err := s.reserve(reserved); err != nil {
 		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			s.release(size)
+			s.release(reserved)
 		}
 	}()
 	var builders []SidecarBuilder
@@ -342,13 +427,26 @@ func (s *Store) ReceiveShard(ctx context.Context, id dsn.ShardID, size int64, r 
 		s.fs.Remove(tmp)
 		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
 	}
+	// Sidecars built beyond the shard's allowance are charged too, and
+	// refuse the shard if they do not fit.
+	var sidecarBytes int64
+	for name, v := range sidecars {
+		sidecarBytes += sidecarCost(name, len(v))
+	}
+	if extra := shardCharge(size, sidecarBytes) - reserved; extra > 0 {
+		if err := s.reserve(extra); err != nil {
+			s.fs.Remove(tmp)
+			return fmt.Errorf("receive shard %s: sidecars: %w", id.Short(), err)
+		}
+		reserved += extra
+	}
 	// Whatever happens below, the temp name must go; after a successful
 	// rename it no longer exists and Remove fails harmlessly.
 	defer s.fs.Remove(tmp)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
 	}
-	committed, err = s.commit(id, size, tmp, sidecars)
+	committed, err = s.commit(id, size, reserved, tmp, sidecars)
 	if err != nil {
 		return fmt.Errorf("receive shard %s: %w", id.Short(), err)
 	}
@@ -556,8 +654,6 @@ func (w *chunkWriter) finish() error {
 	return err
 }
 
-// commit moves the synced temp file into place and records it. It reports
-// whether the reservation became committed usage.
 // buildSidecars collects what the builders made of a received shard.
 func buildSidecars(id dsn.ShardID, builders []SidecarBuilder) (map[string][]byte, error) {
 	if len(builders) == 0 {
@@ -580,7 +676,10 @@ func buildSidecars(id dsn.ShardID, builders []SidecarBuilder) (map[string][]byte
 	return out, nil
 }
 
-func (s *Store) commit(id dsn.ShardID, size int64, tmp string, sidecars map[string][]byte) (bool, error) {
+// commit moves the synced temp file into place and records it, with
+// charge (the shard's charge with its sidecars, reserved by the caller) as
+// its usage. It reports whether the reservation became committed usage.
+func (s *Store) commit(id dsn.ShardID, size, charge int64, tmp string, sidecars map[string][]byte) (bool, error) {
 	l := s.lockID(id)
 	defer s.unlockID(id, l)
 	s.dbMu.RLock()
@@ -608,7 +707,7 @@ func (s *Store) commit(id dsn.ShardID, size int64, tmp string, sidecars map[stri
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	s.mu.Lock()
-	next := usageRecord{Shards: s.usage.Shards + 1, Used: s.usage.Used + size}
+	next := usageRecord{Shards: s.usage.Shards + 1, Used: s.usage.Used + charge}
 	s.mu.Unlock()
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -623,7 +722,7 @@ func (s *Store) commit(id dsn.ShardID, size int64, tmp string, sidecars map[stri
 	}
 	s.mu.Lock()
 	s.usage = next
-	s.reserved -= size
+	s.reserved -= charge
 	s.mu.Unlock()
 	return true, nil
 }
@@ -733,8 +832,13 @@ func (s *Store) removeEntry(id dsn.ShardID) error {
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	// The caller holds id's lock, so no sidecar of id changes meanwhile.
+	sc, err := s.sidecarBytes(id, "")
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
-	next := usageRecord{Shards: s.usage.Shards - 1, Used: s.usage.Used - e.Size}
+	next := usageRecord{Shards: s.usage.Shards - 1, Used: s.usage.Used - shardCharge(e.Size, sc.total)}
 	s.mu.Unlock()
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -823,7 +927,9 @@ func (s *Store) shardsFrom(lower []byte, n int) ([]dsn.ShardInfo, error) {
 }
 
 // Usage reports the committed accounting; receives in flight are not
-// counted until acknowledged.
+// counted until acknowledged. Used is the sum of the shards' charges
+// (charge.go), not of their sizes: what the store enforces Capacity on, so
+// Capacity-Used is what is really free.
 func (s *Store) Usage(ctx context.Context) (dsn.Usage, error) {
 	if err := ctx.Err(); err != nil {
 		return dsn.Usage{}, fmt.Errorf("usage: %w", err)

@@ -215,7 +215,7 @@ func TestRecoverRepairs(t *testing.T) {
 		t.Fatalf("Open(damaged) = %v", err)
 	}
 	defer s.Close()
-	if got, want := mustUsage(t, s), (dsn.Usage{Shards: 1, Used: 5000}); got != want {
+	if got, want := mustUsage(t, s), (dsn.Usage{Shards: 1, Used: Charge(5000)}); got != want {
 		t.Fatalf("Usage() after repair = %+v, want %+v", got, want)
 	}
 	if got := readShard(t, s, keepID); !bytes.Equal(got, keep) {
@@ -238,7 +238,7 @@ func TestRecoverRepairs(t *testing.T) {
 	// The repaired store takes the dropped shards back.
 	mustPut(t, s, missing)
 	mustPut(t, s, truncated)
-	if got, want := mustUsage(t, s), (dsn.Usage{Shards: 3, Used: 12000}); got != want {
+	if got, want := mustUsage(t, s), (dsn.Usage{Shards: 3, Used: Charge(5000) + Charge(3000) + Charge(4000)}); got != want {
 		t.Fatalf("Usage() after re-adding = %+v, want %+v", got, want)
 	}
 }
@@ -298,14 +298,14 @@ func TestUsageRecordCorrected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got, want := mustUsage(t, s), (dsn.Usage{Shards: 1, Used: 100}); got != want {
+	if got, want := mustUsage(t, s), (dsn.Usage{Shards: 1, Used: Charge(100)}); got != want {
 		t.Fatalf("Usage() = %+v, want %+v", got, want)
 	}
 	if !strings.Contains(logs.String(), "usage record corrected") {
 		t.Fatalf("log lacks the correction:\n%s", logs.String())
 	}
 	stored, err := s.readUsage()
-	if err != nil || stored != (usageRecord{Shards: 1, Used: 100}) {
+	if err != nil || stored != (usageRecord{Shards: 1, Used: Charge(100)}) {
 		t.Fatalf("stored usage record = %+v, %v; want the corrected one", stored, err)
 	}
 }
@@ -469,7 +469,7 @@ func TestUndecodableEntryRebuiltFromFile(t *testing.T) {
 	if _, err := s.StatShard(context.Background(), badID); !errors.Is(err, dsn.ErrShardNotFound) {
 		t.Errorf("StatShard(damaged) = %v, want ErrShardNotFound", err)
 	}
-	if got, want := mustUsage(t, s), (dsn.Usage{Shards: 1, Used: int64(len(good))}); got != want {
+	if got, want := mustUsage(t, s), (dsn.Usage{Shards: 1, Used: Charge(int64(len(good)))}); got != want {
 		t.Errorf("Usage() = %+v, want %+v", got, want)
 	}
 }

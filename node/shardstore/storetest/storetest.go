@@ -29,7 +29,8 @@ const waitLimit = 20 * time.Second
 // Run runs the conformance suite. newStore must return a new, empty store
 // each time it is called, with a Capacity of at least 5 MiB (Capacity is a
 // good choice); the suite closes the stores it gets. Stores with no
-// capacity limit skip the capacity tests.
+// capacity limit skip the capacity tests. A store that charges shards more
+// than their size implements Charger, and the suite expects its charges.
 func Run(t *testing.T, newStore func(t *testing.T) dsn.ShardStore) {
 	open := func(t *testing.T) dsn.ShardStore {
 		t.Helper()
@@ -96,6 +97,43 @@ func fetch(t *testing.T, s dsn.ShardStore, id dsn.ShardID, off, length int64) ([
 	return got, size
 }
 
+// Charger is implemented by a store that charges a shard more capacity
+// than its size (a disk store: whole blocks, an inode, an index entry).
+// Charge returns what a shard of size bytes counts in Usage.Used and
+// against Capacity. The suite takes a store without it to charge the size.
+type Charger interface {
+	Charge(size int64) int64
+}
+
+// charge is what s counts for a shard of size bytes.
+func charge(s dsn.ShardStore, size int64) int64 {
+	if c, ok := s.(Charger); ok {
+		return c.Charge(size)
+	}
+	return size
+}
+
+// largestFitting returns the largest size in [0, limit] whose charge is at
+// most free, or -1 if not even an empty shard fits. Charges grow with
+// size, so a binary search finds it.
+func largestFitting(s dsn.ShardStore, free, limit int64) int64 {
+	if charge(s, 0) > free {
+		return -1
+	}
+	lo, hi := int64(0), limit // charge(lo) <= free
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if charge(s, mid) <= free {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// wantUsage checks Usage against shards held and used, the sum of their
+// charges.
 func wantUsage(t *testing.T, s dsn.ShardStore, shards, used int64) {
 	t.Helper()
 	u, err := s.Usage(context.Background())
@@ -145,7 +183,7 @@ func testRoundTrip(t *testing.T, s dsn.ShardStore) {
 	for i, n := range []int{0, 1, 64<<10 + 3, 4 << 20} {
 		b, id := shard(uint64(i), n)
 		put(t, s, b)
-		used += int64(n)
+		used += charge(s, int64(n))
 		wantUsage(t, s, int64(i+1), used)
 		if size, err := s.StatShard(context.Background(), id); err != nil || size != int64(n) {
 			t.Fatalf("StatShard(%d-byte shard) = %d, %v; want %d, nil", n, size, err, n)
@@ -278,19 +316,19 @@ func testReaderError(t *testing.T, s dsn.ShardStore) {
 	}
 	// The store still takes the shard afterwards.
 	put(t, s, b)
-	wantUsage(t, s, 1, int64(len(b)))
+	wantUsage(t, s, 1, charge(s, int64(len(b))))
 }
 
 func testDuplicate(t *testing.T, s dsn.ShardStore) {
 	b, id := shard(8, 5000)
 	put(t, s, b)
 	put(t, s, b)
-	wantUsage(t, s, 1, 5000)
+	wantUsage(t, s, 1, charge(s, 5000))
 	// A held shard offered with another size cannot be the same bytes.
 	if err := s.ReceiveShard(context.Background(), id, 4999, bytes.NewReader(b[:4999])); !errors.Is(err, dsn.ErrShardSize) {
 		t.Fatalf("ReceiveShard(held shard, wrong size) = %v, want %v", err, dsn.ErrShardSize)
 	}
-	wantUsage(t, s, 1, 5000)
+	wantUsage(t, s, 1, charge(s, 5000))
 	if got, _ := fetch(t, s, id, 0, -1); !bytes.Equal(got, b) {
 		t.Fatalf("FetchShard after duplicate receive returned other bytes")
 	}
@@ -311,7 +349,7 @@ func testConcurrentSameShard(t *testing.T, s dsn.ShardStore) {
 			t.Errorf("concurrent ReceiveShard #%d of one shard = %v, want nil", i, err)
 		}
 	}
-	wantUsage(t, s, 1, int64(len(b)))
+	wantUsage(t, s, 1, charge(s, int64(len(b))))
 	if got, _ := fetch(t, s, id, 0, -1); !bytes.Equal(got, b) {
 		t.Fatalf("FetchShard after concurrent receives returned other bytes")
 	}
@@ -322,18 +360,18 @@ func testRemoveAndReadd(t *testing.T, s dsn.ShardStore) {
 	b2, id2 := shard(11, 7000)
 	put(t, s, b1)
 	put(t, s, b2)
-	wantUsage(t, s, 2, 10000)
+	wantUsage(t, s, 2, charge(s, 3000)+charge(s, 7000))
 	if err := s.RemoveShard(context.Background(), id1); err != nil {
 		t.Fatalf("RemoveShard = %v, want nil", err)
 	}
-	wantUsage(t, s, 1, 7000)
+	wantUsage(t, s, 1, charge(s, 7000))
 	wantAbsent(t, s, id1)
 	if err := s.RemoveShard(context.Background(), id1); !errors.Is(err, dsn.ErrShardNotFound) {
 		t.Fatalf("RemoveShard twice = %v, want %v", err, dsn.ErrShardNotFound)
 	}
-	wantUsage(t, s, 1, 7000)
+	wantUsage(t, s, 1, charge(s, 7000))
 	put(t, s, b1)
-	wantUsage(t, s, 2, 10000)
+	wantUsage(t, s, 2, charge(s, 3000)+charge(s, 7000))
 	if got, _ := fetch(t, s, id1, 0, -1); !bytes.Equal(got, b1) {
 		t.Fatalf("FetchShard after re-add returned other bytes")
 	}
@@ -355,7 +393,7 @@ func testEnumerate(t *testing.T, s dsn.ShardStore) {
 		b, id := shard(uint64(100+i), i*37)
 		put(t, s, b)
 		want[id] = int64(len(b))
-		used += int64(len(b))
+		used += charge(s, int64(len(b)))
 	}
 	wantUsage(t, s, int64(len(want)), used)
 	got := list(t, s)
@@ -388,7 +426,7 @@ func testEnumerate(t *testing.T, s dsn.ShardStore) {
 				t.Fatalf("RemoveShard = %v", err)
 			}
 			delete(want, info.ID)
-			used -= info.Size
+			used -= charge(s, info.Size)
 		}
 	}
 	wantUsage(t, s, int64(len(want)), used)
@@ -435,7 +473,7 @@ func testConcurrent(t *testing.T, s dsn.ShardStore) {
 					continue
 				}
 				kept.Add(1)
-				keptBytes.Add(int64(len(b)))
+				keptBytes.Add(charge(s, int64(len(b))))
 			}
 		})
 	}
@@ -464,19 +502,28 @@ func capacityOf(t *testing.T, s dsn.ShardStore) int64 {
 func testCapacityExact(t *testing.T, s dsn.ShardStore) {
 	capacity := capacityOf(t, s)
 	var used, n int64
-	for seed := uint64(200); used < capacity; seed++ {
-		size := min(capacity-used, 4<<20-1)
+	// Fill the store with the largest shards (below 4 MiB) that fit.
+	for seed := uint64(200); ; seed++ {
+		size := largestFitting(s, capacity-used, 4<<20-1)
+		if size < 1 {
+			break
+		}
 		b, _ := shard(seed, int(size))
 		put(t, s, b)
-		used += size
+		used += charge(s, size)
 		n++
 		wantUsage(t, s, n, used)
 	}
 	_, id := shard(300, 1)
 	failedReceive(t, s, id, 1, neverRead{t}, dsn.ErrNoSpace)
-	// An empty shard still fits in a full store.
-	put(t, s, nil)
-	wantUsage(t, s, n+1, capacity)
+	// An empty shard still fits in a store whose free space covers its
+	// charge (all of a store that charges the size only).
+	if charge(s, 0) <= capacity-used {
+		put(t, s, nil)
+		used += charge(s, 0)
+		n++
+	}
+	wantUsage(t, s, n, used)
 	// Freeing space makes room again, to the byte.
 	first := list(t, s)[0]
 	if first.Size == 0 {
@@ -485,11 +532,21 @@ func testCapacityExact(t *testing.T, s dsn.ShardStore) {
 	if err := s.RemoveShard(context.Background(), first.ID); err != nil {
 		t.Fatalf("RemoveShard = %v", err)
 	}
-	_, id = shard(301, int(first.Size)+1)
-	failedReceive(t, s, id, first.Size+1, neverRead{t}, dsn.ErrNoSpace)
-	b, _ := shard(302, int(first.Size))
+	used -= charge(s, first.Size)
+	wantUsage(t, s, n-1, used)
+	fits := largestFitting(s, capacity-used, dsn.MaxShardSize)
+	if fits < first.Size {
+		t.Fatalf("after removing a %d-byte shard, the largest shard that fits has %d bytes", first.Size, fits)
+	}
+	_, id = shard(301, int(fits)+1)
+	failedReceive(t, s, id, fits+1, neverRead{t}, dsn.ErrNoSpace)
+	b, _ := shard(302, int(fits))
 	put(t, s, b)
-	wantUsage(t, s, n+1, capacity)
+	used += charge(s, fits)
+	wantUsage(t, s, n, used)
+	if free := capacity - used; free >= charge(s, 1) {
+		t.Fatalf("%d bytes free after filling the store, enough for another shard", free)
+	}
 }
 
 // blockingReader signals when first read, then blocks until release is
@@ -517,7 +574,7 @@ func testCapacityConcurrent(t *testing.T, s dsn.ShardStore) {
 	capacity := capacityOf(t, s)
 	const workers = 12
 	size := capacity / 5
-	fit := int(capacity / size)
+	fit := int(capacity / charge(s, size))
 	release := make(chan struct{})
 	settled := make(chan int, workers) // one per worker: reading or returned
 	errs := make([]error, workers)
@@ -555,7 +612,7 @@ func testCapacityConcurrent(t *testing.T, s dsn.ShardStore) {
 	if ok != fit {
 		t.Errorf("%d concurrent receives of %d bytes into %d: %d succeeded, want %d", workers, size, capacity, ok, fit)
 	}
-	wantUsage(t, s, int64(ok), int64(ok)*size)
+	wantUsage(t, s, int64(ok), int64(ok)*charge(s, size))
 }
 
 // testCapacityReleasedOnFailure checks that failed receives give their
@@ -571,9 +628,10 @@ func testCapacityReleasedOnFailure(t *testing.T, s dsn.ShardStore) {
 		failedReceive(t, s, id, size, bytes.NewReader(b[:size-1]), dsn.ErrShardSize)
 	}
 	put(t, s, b)
-	b2, _ := shard(501, int(capacity-size))
+	size2 := largestFitting(s, capacity-charge(s, size), dsn.MaxShardSize)
+	b2, _ := shard(501, int(size2))
 	put(t, s, b2)
-	wantUsage(t, s, 2, capacity)
+	wantUsage(t, s, 2, charge(s, size)+charge(s, size2))
 }
 
 // cancelReader cancels its context after serving the first chunk.
@@ -599,7 +657,7 @@ func testCancel(t *testing.T, s dsn.ShardStore) {
 		t.Fatalf("ReceiveShard(canceled ctx) = %v, want %v", err, context.Canceled)
 	}
 	wantAbsent(t, s, id)
-	wantUsage(t, s, 1, 12)
+	wantUsage(t, s, 1, charge(s, 12))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -607,7 +665,7 @@ func testCancel(t *testing.T, s dsn.ShardStore) {
 		t.Fatalf("ReceiveShard(ctx canceled mid-stream) = %v, want %v", err, context.Canceled)
 	}
 	wantAbsent(t, s, id)
-	wantUsage(t, s, 1, 12)
+	wantUsage(t, s, 1, charge(s, 12))
 
 	if _, _, err := s.FetchShard(canceled, held, 0, -1); !errors.Is(err, context.Canceled) {
 		t.Errorf("FetchShard(canceled ctx) = %v, want %v", err, context.Canceled)
@@ -629,7 +687,7 @@ func testCancel(t *testing.T, s dsn.ShardStore) {
 		t.Errorf("Shards(canceled ctx) ended with %v, want %v", lastErr, context.Canceled)
 	}
 	// Nothing above removed the shard.
-	wantUsage(t, s, 1, 12)
+	wantUsage(t, s, 1, charge(s, 12))
 }
 
 func testClosed(t *testing.T, s dsn.ShardStore) {
