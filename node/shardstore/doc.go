@@ -8,7 +8,13 @@
 // file was renamed into place and its directory fsync-ed, and the index
 // entry and the new usage record were committed in one synced pebble batch.
 // Open repairs whatever a crash left behind, so an acknowledged shard is
-// never lost and space never leaks. All file access goes through a vfs.FS,
+// never lost and space never leaks; if the index is gone, Open rebuilds it
+// from the shard files that still hash to their names.
+//
+// Capacity is spent in charges, not bytes: a shard costs its size rounded
+// up to a file-system block, a fixed overhead for its inode and entries,
+// and room for its sidecars (Charge), so that many tiny shards cannot fill
+// the disk while the accounting says there is room. All file access goes through a vfs.FS,
 // so tests crash the store and inject disk errors without real disks.
 //
 // A receive hashes on the caller's goroutine and writes on a second one
