@@ -347,11 +347,6 @@ func (s *Store) entry(id dsn.ShardID) (indexEntry, error) {
 func (s *Store) reserve(n int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.reserveLocked(n)
-}
-
-// reserveLocked is reserve with s.mu held.
-func (s *Store) reserveLocked(n int64) error {
 	if err := s.fitsLocked(n); err != nil {
 		return err
 	}
