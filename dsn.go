@@ -142,8 +142,10 @@ type ShardInfo struct {
 	Size int64
 }
 
-// Usage is a store's space accounting. Used is the exact sum of the sizes of
-// the shards it holds; Capacity is the limit it enforces (0: none).
+// Usage is a store's space accounting. Used is the sum of what the shards
+// it holds cost it (a disk store charges each shard its blocks, a fixed
+// overhead and its sidecars; an in-memory one its size); Capacity is the
+// limit it enforces on that sum (0: none).
 type Usage struct {
 	Shards   int64
 	Used     int64
