@@ -20,16 +20,20 @@ import (
 // the network and off the providers' disks; with the gate it moves the k
 // data shards and hedgeProbe bytes of each parity shard. Repair reads the
 // same way, with the first k healthy shards in place of the data shards.
+// hedgeMin and hedgeMax bound the wait, so that timer noise on a fast
+// network does not hedge every segment, and a slow network never leaves
+// parity streams idle for long: a gated fetch's deadline is extended by
+// hedgeMax. Variables so that a test of what a read costs when nothing is
+// slow can keep a loaded machine's pauses from hedging.
+var (
+	hedgeMin = 20 * time.Millisecond
+	hedgeMax = 2 * time.Second
+)
+
 const (
 	// hedgeFactor is how many times the usual time a segment's data
 	// shards take before the parity shards are read too.
 	hedgeFactor = 2
-	// hedgeMin and hedgeMax bound the wait, so that timer noise on a
-	// fast network does not hedge every segment, and a slow network
-	// never leaves parity streams idle for long: a gated fetch's deadline
-	// is extended by hedgeMax.
-	hedgeMin = 20 * time.Millisecond
-	hedgeMax = 2 * time.Second
 	// slowSegments is how many of its segments a holder that failed or
 	// was hedged around has its parity read at once, before it is given
 	// another chance: a pause (a collection, a busy disk) must not cost
