@@ -316,6 +316,17 @@ func (c *Client) endDeal(ctx context.Context, p dsn.PeerID, d *ledger.Deal, at u
 // that is away for a while.
 const DefaultRenewHorizon = 24 * time.Hour
 
+// RenewHorizon is the horizon for a caller that runs RenewDeals once
+// every interval on deals of dealDuration: a quarter of the duration, at
+// most DefaultRenewHorizon, so that short deals are not renewed the moment
+// they are made, and at least two intervals. With a horizon shorter than
+// the interval, the run before a deal's end could fall before its horizon
+// and the next after its end: the deal would expire, not be renewed (a
+// daemon with 48-hour epochs lost half of its 30-day deals so).
+func RenewHorizon(interval, dealDuration time.Duration) time.Duration {
+	return max(min(DefaultRenewHorizon, dealDuration/4), 2*interval)
+}
+
 // RenewOptions say which deals RenewDeals renews and on what terms.
 type RenewOptions struct {
 	// Horizon: deals ending within it of now are renewed (0:

@@ -147,9 +147,8 @@ func (d *Daemon) ledgerStatus() (size int64, witnessed int, distrusted []string)
 
 // renewDeals looks after this node's deals as a client (node.RenewDeals):
 // those ending soon that still hold a shard of one of its files are
-// renewed, those past their end are ended as expired. The horizon is a
-// quarter of the deal duration, at most node.DefaultRenewHorizon, so that
-// short test deals are not renewed the moment they are made.
+// renewed, those past their end are ended as expired. It runs once an
+// epoch, with node.RenewHorizon's horizon for that interval.
 func (d *Daemon) renewDeals(ctx context.Context) {
 	if d.book == nil || d.opts.KeyOf == nil {
 		return
@@ -175,7 +174,7 @@ func (d *Daemon) renewDeals(ctx context.Context) {
 			}
 		}
 	}
-	horizon := min(node.DefaultRenewHorizon, d.repo.Config.Terms().DealDuration/4)
+	horizon := node.RenewHorizon(d.repo.Config.EpochOrDefault(), d.repo.Config.Terms().DealDuration)
 	r, err := d.client.RenewDeals(ctx, time.Now(), node.RenewOptions{
 		Horizon: horizon,
 		Keep:    func(dl *ledger.Deal) bool { return wanted[held{dl.Shard, dl.Provider}] },
