@@ -159,7 +159,15 @@ func (d *Daemon) AuditEpoch(ctx context.Context, epoch uint64) (EpochSummary, er
 		wg.Go(func() {
 			defer func() { <-sem }()
 			var settle []node.ShardAudit
-			d.auditProvider(ctx, p, ts, beacon, func(t target, scheme string, r auditproto.Result) {
+			// A provider that stops answering must not hold up the
+			// epoch's audit, which waits for every provider: what it
+			// leaves unanswered within its budget counts as missed.
+			pctx, cancel := context.WithTimeout(ctx, auditBudget(period))
+			defer cancel()
+			d.auditProvider(pctx, p, ts, beacon, func(t target, scheme string, r auditproto.Result) {
+				if r.Outcome == auditproto.Aborted && ctx.Err() == nil && pctx.Err() != nil {
+					r = auditproto.Result{Outcome: auditproto.Missed, Reason: errAuditBudget}
+				}
 				record(t, scheme, r)
 				settle = append(settle, node.ShardAudit{Segment: t.seg, Shard: t.shard, ID: t.id, Size: t.size, Provider: p, Scheme: scheme, Result: r})
 			})
@@ -173,13 +181,48 @@ func (d *Daemon) AuditEpoch(ctx context.Context, epoch uint64) (EpochSummary, er
 	return sum, ctx.Err()
 }
 
-// auditProvider audits the targets p holds.
+// auditBudget is how long one provider's audits may take in an epoch of
+// period: half of it, and at least 30 s. A variable so that tests can
+// reach it.
+var auditBudget = func(period time.Duration) time.Duration { return max(period/2, 30*time.Second) }
+
+// errAuditBudget is the reason of the audits a provider left unanswered
+// when its budget for the epoch ran out.
+var errAuditBudget = errors.New("the provider's audit budget for the epoch ran out")
+
+// auditsInFlight bounds the single-shard challenges run at once with one
+// provider; the client's per-peer limit is the same.
+const auditsInFlight = 4
+
+// auditEach runs audit for each of n shards, auditsInFlight at a time, and
+// records the results one at a time. One after another, a provider that
+// had stopped answering held the epoch's audit for n times a challenge's
+// deadline: hours for a provider of a thousand shards.
+func auditEach(ctx context.Context, n int, audit func(ctx context.Context, i int) auditproto.Result, record func(i int, r auditproto.Result)) {
+	var mu sync.Mutex
+	sem := make(chan struct{}, auditsInFlight)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r := audit(ctx, i)
+			mu.Lock()
+			defer mu.Unlock()
+			record(i, r)
+		})
+	}
+	wg.Wait()
+}
+
+// auditProvider audits the targets p holds. record is called from one
+// goroutine at a time.
 func (d *Daemon) auditProvider(ctx context.Context, p dsn.PeerID, ts []target, beacon []byte, record func(target, string, auditproto.Result)) {
 	c := d.client
 	if d.opts.ProofKey == nil {
-		for _, t := range ts {
-			record(t, node.SchemeMerkle, c.AuditOne(ctx, p, t.id, t.size, node.SchemeMerkle, beacon))
-		}
+		auditEach(ctx, len(ts), func(ctx context.Context, i int) auditproto.Result {
+			return c.AuditOne(ctx, p, ts[i].id, ts[i].size, node.SchemeMerkle, beacon)
+		}, func(i int, r auditproto.Result) { record(ts[i], node.SchemeMerkle, r) })
 		return
 	}
 	// One aggregated challenge per batch of distinct shards: the same
@@ -193,12 +236,13 @@ func (d *Daemon) auditProvider(ctx context.Context, p dsn.PeerID, ts []target, b
 		r := c.AuditProvider(ctx, p, batch, beacon)
 		if r.Outcome == auditproto.Fail && len(batch) > 1 {
 			// Which shards? Each alone.
-			for _, ct := range batch {
-				one := c.AuditOne(ctx, p, ct.ID, ct.Size, node.SchemeCompact, beacon)
-				for _, t := range byID[ct.ID] {
+			auditEach(ctx, len(batch), func(ctx context.Context, i int) auditproto.Result {
+				return c.AuditOne(ctx, p, batch[i].ID, batch[i].Size, node.SchemeCompact, beacon)
+			}, func(i int, one auditproto.Result) {
+				for _, t := range byID[batch[i].ID] {
 					record(t, node.SchemeCompact, one)
 				}
-			}
+			})
 		} else {
 			for _, ct := range batch {
 				for _, t := range byID[ct.ID] {
