@@ -177,6 +177,10 @@ func (c *Config) Validate() error {
 	}
 	if e := time.Duration(c.Epoch); e != 0 && (e < MinEpoch || e > MaxEpoch) {
 		return fmt.Errorf("%w: epoch: %v outside [%v, %v]", ErrBadConfig, e, MinEpoch, MaxEpoch)
+	} else if e%time.Second != 0 {
+		// The ledger numbers epochs in whole seconds: an epoch of 1.5 s
+		// would name windows no deal covers, and never settle.
+		return fmt.Errorf("%w: epoch: %v is not a whole number of seconds", ErrBadConfig, e)
 	}
 	if dd := time.Duration(c.DealDuration); dd != 0 && (dd < MinDealDuration || dd > MaxDealDuration) {
 		return fmt.Errorf("%w: deal_duration: %v outside [%v, %v]", ErrBadConfig, dd, MinDealDuration, MaxDealDuration)

@@ -36,6 +36,7 @@ func TestParseConfig(t *testing.T) {
 		{"epoch", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":"30s"}`, ""},
 		{"epoch too short", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":"500ms"}`, "epoch"},
 		{"epoch too long", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":"800h"}`, "epoch"},
+		{"epoch not whole seconds", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":"1.5s"}`, "whole number of seconds"},
 		{"epoch not text", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":3600}`, "duration"},
 		{"epoch bad text", `{"listen":["/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0","epoch":"an hour"}`, "an hour"},
 		{"too many listen", `{"listen":[` + strings.Repeat(`"/ip4/127.0.0.1/tcp/0",`, 40) + `"/ip4/127.0.0.1/tcp/0"],"api":"127.0.0.1:0"}`, "at most"},
