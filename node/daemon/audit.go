@@ -36,17 +36,28 @@ func Beacon(epoch uint64, d time.Duration) []byte {
 	return fmt.Appendf(nil, "dsn epoch %d of %s", epoch, d)
 }
 
+// nextEpoch returns the epoch to audit next after the one audited last
+// (0: none), and when it starts: the next epoch of the Unix-time grid
+// EpochOf numbers (time.Time.Truncate would round from the year 1, off
+// that grid for periods such as 7 s or 72 h), and never one audited
+// already, even if the clock was set back.
+func nextEpoch(now time.Time, period time.Duration, last uint64) (uint64, time.Time) {
+	epoch := max(EpochOf(now, period)+1, last+1)
+	return epoch, time.Unix(0, int64(epoch)*int64(period))
+}
+
 // auditLoop audits every file this node stored once per epoch, at the
 // start of each epoch, until ctx ends.
 func (d *Daemon) auditLoop(ctx context.Context) {
 	period := d.repo.Config.EpochOrDefault()
+	var last uint64 // the epoch audited last; 0: none yet
 	for {
 		now := time.Now()
-		next := now.Truncate(period).Add(period)
+		epoch, next := nextEpoch(now, period, last)
 		if !sleep(ctx, next.Sub(now)) {
 			return
 		}
-		epoch := EpochOf(next, period)
+		last = epoch
 		start := time.Now()
 		sum, err := d.AuditEpoch(ctx, epoch)
 		if err != nil {

@@ -94,3 +94,23 @@ func TestStalledProviderDoesNotHoldTheEpoch(t *testing.T) {
 		t.Errorf("at most %d single-shard challenge at a time to the stalling provider; want them several at once", most.Load())
 	}
 }
+
+// Audits start on the Unix-time grid of epochs that EpochOf numbers, for
+// any period, and never audit an epoch again when the clock goes back.
+func TestNextEpoch(t *testing.T) {
+	for _, period := range []time.Duration{7 * time.Second, time.Hour, 72 * time.Hour} {
+		now := time.Unix(1_800_000_000, 123)
+		epoch, start := nextEpoch(now, period, 0)
+		if start.UnixNano()%int64(period) != 0 || !start.After(now) || start.Sub(now) > period {
+			t.Errorf("nextEpoch(%v) starts at %v, want the next multiple of the period in Unix time after %v", period, start, now)
+		}
+		if EpochOf(start, period) != epoch {
+			t.Errorf("nextEpoch(%v) = epoch %d starting at %v, but EpochOf(start) = %d", period, epoch, start, EpochOf(start, period))
+		}
+		// The clock set back by three periods after that epoch's audit.
+		again, _ := nextEpoch(start.Add(-3*period), period, epoch)
+		if again != epoch+1 {
+			t.Errorf("nextEpoch(%v) after epoch %d with the clock set back = %d, want %d", period, epoch, again, epoch+1)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -289,8 +290,20 @@ func dialAddr(listen []string, id string) string {
 	return ""
 }
 
-// freePorts picks n distinct free loopback TCP ports. All sockets stay
-// open until every port is picked, so no two are the same.
+// Testnet ports are picked below the kernel's ephemeral range (Linux's
+// default starts at 32768, macOS's at 49152): a port is free when picked
+// but is bound by its daemon only later, and again after every restart,
+// and in between any outgoing connection or port-0 listener on the
+// machine could be handed a port of the ephemeral range. Ports outside it
+// are taken only by programs that ask for them by number.
+const (
+	portLow  = 20000
+	portHigh = 32768 // exclusive
+)
+
+// freePorts picks n distinct free loopback TCP ports in [portLow,
+// portHigh). All sockets stay open until every port is picked, so no two
+// are the same.
 func freePorts(n int) ([]int, error) {
 	var closers []io.Closer
 	defer func() {
@@ -298,14 +311,18 @@ func freePorts(n int) ([]int, error) {
 			c.Close()
 		}
 	}()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports := make([]int, 0, n)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 100*n {
+			return nil, fmt.Errorf("pick a free port: %d of %d found in %d tries in [%d, %d)", len(ports), n, tries, portLow, portHigh)
+		}
+		port := portLow + rand.IntN(portHigh-portLow)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			return nil, fmt.Errorf("pick a free port: %w", err)
+			continue // taken
 		}
 		closers = append(closers, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
+		ports = append(ports, port)
 	}
 	return ports, nil
 }

@@ -362,3 +362,20 @@ func TestDownKillsStubborn(t *testing.T) {
 		t.Errorf("node-1 still locked after Down")
 	}
 }
+
+// Testnet ports lie below the kernel's default ephemeral range, where no
+// outgoing connection or port-0 listener can take one between its pick
+// and its daemon's bind (or its restart), and are distinct.
+func TestFreePortsBelowTheEphemeralRange(t *testing.T) {
+	ports, err := freePorts(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if p < portLow || p >= portHigh || seen[p] {
+			t.Fatalf("freePorts = %v: want 20 distinct ports in [%d, %d)", ports, portLow, portHigh)
+		}
+		seen[p] = true
+	}
+}
