@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -25,7 +26,13 @@ import (
 	"github.com/dsn-project/dsn/node/p2p"
 )
 
-// newIdentity creates the node's key at path and returns its peer ID.
+// PeerIDOf returns the peer ID of the repo in dir, from its identity key.
+func PeerIDOf(dir string) (string, error) {
+	return newIdentity(filepath.Join(dir, KeyFile))
+}
+
+// newIdentity creates the node's key at path, unless it exists, and
+// returns its peer ID.
 func newIdentity(path string) (string, error) {
 	key, err := p2p.LoadOrCreateKey(path)
 	if err != nil {

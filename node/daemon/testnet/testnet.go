@@ -17,11 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/dsn-project/dsn/node/daemon"
 	"github.com/dsn-project/dsn/node/daemon/api"
-	"github.com/dsn-project/dsn/node/p2p"
 )
 
 // Names in a testnet directory.
@@ -187,7 +184,7 @@ func initRepos(dir string, names []string, o Options, log io.Writer) error {
 			if r.cfg, err = daemon.LoadConfig(filepath.Join(rdir, daemon.ConfigFile)); err != nil {
 				return fmt.Errorf("testnet: %s: %w", n, err)
 			}
-			if r.id, err = peerID(rdir); err != nil {
+			if r.id, err = daemon.PeerIDOf(rdir); err != nil {
 				return fmt.Errorf("testnet: %s: %w", n, err)
 			}
 			if r.addr = dialAddr(r.cfg.Listen, r.id); r.addr == "" && n != ClientName {
@@ -258,19 +255,6 @@ func mergeBootstrap(have, want []string, testnet map[string]bool) []string {
 		}
 	}
 	return out
-}
-
-// peerID returns the peer ID of the repo in rdir, from its identity key.
-func peerID(rdir string) (string, error) {
-	key, err := p2p.LoadOrCreateKey(filepath.Join(rdir, daemon.KeyFile))
-	if err != nil {
-		return "", err
-	}
-	id, err := peer.IDFromPrivateKey(key)
-	if err != nil {
-		return "", fmt.Errorf("peer id of %s: %w", rdir, err)
-	}
-	return id.String(), nil
 }
 
 // dialAddr returns the address other testnet nodes can bootstrap from: the
