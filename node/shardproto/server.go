@@ -165,8 +165,7 @@ func (p *pace) arm() {
 	if d.After(p.end) {
 		d = p.end
 	}
-	step := min(rearmEvery, p.grace/4)
-	if p.armed.IsZero() || d.Sub(p.armed) >= step || d.Equal(p.end) && !p.armed.Equal(p.end) {
+	if p.armed.IsZero() || d.Sub(p.armed) >= min(rearmEvery, p.grace/4) {
 		_ = p.st.SetDeadline(d)
 		p.armed = d
 	}
